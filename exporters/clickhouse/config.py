@@ -1,0 +1,38 @@
+"""Settings of the ClickHouse exporter."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spanlens_pipeline.confschema import Millis
+from spanlens_pipeline.errors import ConfigError
+
+
+@dataclass
+class RetryConfig:
+    """Retries of a failed insert (transient errors only), before the request gets a 503."""
+
+    enabled: bool = True
+    initial_interval: Millis = Millis(100)
+    max_interval: Millis = Millis(2000)
+    max_elapsed_time: Millis = Millis(15000)
+
+
+@dataclass
+class Config:
+    endpoint: str = "chdb://./data/clickhouse"
+    database: str = "spanlens"
+    username: str = "default"
+    password: str = ""
+    create_schema: bool = True
+    max_batch_rows: int = 100_000
+    timeout: Millis = Millis(30000)
+    settings: dict[str, str] = field(default_factory=dict)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+
+    def validate(self, path: str) -> None:
+        if not self.endpoint.startswith(("chdb://", "http://", "https://")):
+            raise ConfigError(f"{path}::endpoint", "must start with chdb://, http:// or https://")
+        if not self.database.isidentifier():
+            raise ConfigError(f"{path}::database", "must be a plain identifier")
+        if self.max_batch_rows < 1:
+            raise ConfigError(f"{path}::max_batch_rows", "must be at least 1")

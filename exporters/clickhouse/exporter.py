@@ -1,0 +1,88 @@
+"""The ClickHouse exporter: encodes batches and writes them through the group writer."""
+from __future__ import annotations
+
+import operator
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from spanlens_pipeline.component import Exporter, Host, Settings
+from spanlens_pipeline.model import SPAN_COLUMNS, Batch, RequestContext, SpanRecord
+from spanlens_pipeline.store import Store
+
+from . import schema
+from .config import Config
+from .writer import GroupWriter, Part
+
+_span_values = operator.attrgetter(*SPAN_COLUMNS)
+_TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
+_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+def encode_spans(spans: list[SpanRecord]) -> bytes:
+    """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as decimal strings of ns)."""
+    dumps, ts, te = orjson.dumps, _TIME_INDEXES[0], _TIME_INDEXES[1]
+    lines = []
+    for span in spans:
+        row = list(_span_values(span))
+        if row[ts] is not None:
+            row[ts] = str(row[ts])
+        if row[te] is not None:
+            row[te] = str(row[te])
+        lines.append(dumps(row, default=_default, option=_OPTS))
+    return b"\n".join(lines)
+
+
+def encode_rows(rows: list[dict[str, Any]]) -> bytes:
+    """JSONEachRow rows (objects keyed by column name)."""
+    return b"\n".join(orjson.dumps(r, default=_default, option=_OPTS) for r in rows)
+
+
+class ClickHouseExporter(Exporter):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.store: Store | None = None
+        self.writer: GroupWriter | None = None
+        self.db = config.database
+
+    def open_store(self) -> Store:
+        cfg = self.config
+        return Store(cfg.endpoint, cfg.username, cfg.password, cfg.settings,
+                     send_receive_timeout_s=cfg.timeout / 1000)
+
+    async def start(self, host: Host) -> None:
+        self.store = self.open_store()
+        if self.config.create_schema:
+            applied = schema.migrate(self.store, self.db)
+            for m in applied:
+                self.logger.info("applied migration %04d_%s", m.version, m.name)
+        self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows)
+        self.writer.start()
+
+    async def export(self, batch: Batch, ctx: RequestContext) -> None:
+        assert self.writer is not None, "exporter not started"
+        parts = []
+        if batch.spans:
+            parts.append(Part(f"{self.db}.spans", SPAN_COLUMNS, "JSONCompactEachRow",
+                              encode_spans(batch.spans), len(batch.spans)))
+        if batch.requests:
+            parts.append(Part(f"{self.db}.requests", tuple(batch.requests[0]), "JSONEachRow",
+                              encode_rows(batch.requests), len(batch.requests)))
+        await self.writer.write(parts)
+
+    async def shutdown(self) -> None:
+        if self.writer:
+            await self.writer.close()

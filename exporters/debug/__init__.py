@@ -1,0 +1,31 @@
+"""Debug exporter: logs every batch (a summary, or each span with ``verbosity: detailed``)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from spanlens_pipeline.component import Exporter, Factory, Kind
+from spanlens_pipeline.model import Batch, RequestContext
+
+
+@dataclass
+class Config:
+    verbosity: Literal["basic", "detailed"] = "basic"
+
+
+class DebugExporter(Exporter):
+    config: Config
+
+    async def export(self, batch: Batch, ctx: RequestContext) -> None:
+        tenant = ctx.tenant.project_name if ctx.tenant else "-"
+        self.logger.warning("batch: %d spans, %d request rows (project %s)",
+                            len(batch.spans), len(batch.requests), tenant)
+        if self.config.verbosity == "detailed" and self.logger.isEnabledFor(logging.WARNING):
+            for s in batch.spans:
+                self.logger.warning("span %s/%s %r type=%s model=%s tokens=%s/%s cost=%s",
+                                    s.trace_id, s.span_id, s.name, s.span_type, s.request_model,
+                                    s.input_tokens, s.output_tokens, s.cost_usd)
+
+
+factory = Factory(type="debug", kind=Kind.EXPORTER, config=Config, create=DebugExporter)

@@ -1,0 +1,20 @@
+"""Nop exporter: accepts and discards every batch (the baseline for benchmarks)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spanlens_pipeline.component import Exporter, Factory, Kind
+from spanlens_pipeline.model import Batch, RequestContext
+
+
+@dataclass
+class Config:
+    pass
+
+
+class NopExporter(Exporter):
+    async def export(self, batch: Batch, ctx: RequestContext) -> None:
+        return None
+
+
+factory = Factory(type="nop", kind=Kind.EXPORTER, config=Config, create=NopExporter)

@@ -1,0 +1,223 @@
+"""OTLP/JSON → span records, written for the OTLP JSON mapping (not protobuf's json_format).
+
+Differences from plain proto3 JSON that matter: trace and span ids are hex strings, enums
+are integers, 64-bit integers may be strings or numbers, field names are lowerCamelCase.
+Unknown fields are ignored. A span that cannot be read (bad id, wrong types) is rejected
+on its own; only a body that is not an ExportTraceServiceRequest at all fails the request.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from spanlens_pipeline.errors import MalformedPayload
+from spanlens_pipeline.model import SOURCE_OTLP, Batch, SpanRecord
+from spanlens_pipeline.semconv import SPAN_KIND_NAMES, STATUS_NAMES, span_type_for_operation
+
+from .limits import FLAG_ATTRIBUTES_DROPPED, FLAG_EVENTS_DROPPED, FLAG_VALUE_TRUNCATED, Limits, cut_value, timestamp
+
+_HEX = frozenset("0123456789abcdef")
+
+
+class _BadSpan(Exception):
+    pass
+
+
+def _id(value: Any, nbytes: int, required: bool) -> str | None:
+    """A hex id of ``nbytes`` bytes (lower-cased). Base64 of the right length is also accepted."""
+    if value is None or value == "":
+        if required:
+            raise _BadSpan("missing id")
+        return None
+    if not isinstance(value, str):
+        raise _BadSpan("id is not a string")
+    v = value.lower()
+    if len(v) == 2 * nbytes and _HEX.issuperset(v):
+        if v.strip("0") == "":
+            if required:
+                raise _BadSpan("all-zero id")
+            return None
+        return v
+    if len(value) == 4 * ((nbytes + 2) // 3):  # some exporters send proto3-default base64
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) == nbytes and any(raw):
+            return raw.hex()
+    raise _BadSpan(f"id {value[:40]!r} is not {2 * nbytes} hex characters")
+
+
+def _int(value: Any) -> int:
+    """An OTLP JSON integer (a number or a decimal string) within the 64-bit range."""
+    if isinstance(value, bool):
+        raise _BadSpan("expected an integer")
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str) and value.lstrip("-").isdigit() and len(value) <= 21:
+        n = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    else:
+        raise _BadSpan(f"expected an integer, got {value!r}"[:80])
+    if not -(2**63) <= n < 2**64:
+        raise _BadSpan(f"integer {n} is out of the 64-bit range"[:80])
+    return n
+
+
+def any_value(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return None
+    if "stringValue" in v:
+        s = v["stringValue"]
+        return s if isinstance(s, str) else str(s)
+    if "intValue" in v:
+        try:
+            n = _int(v["intValue"])
+        except _BadSpan:
+            return None
+        return n if -(2**63) <= n < 2**63 else str(n)
+    if "doubleValue" in v:
+        d = v["doubleValue"]
+        if isinstance(d, (int, float)) and not isinstance(d, bool):
+            return float(d)
+        if isinstance(d, str):
+            try:
+                return float(d)
+            except ValueError:
+                return None
+        return None
+    if "boolValue" in v:
+        return bool(v["boolValue"])
+    if "arrayValue" in v:
+        arr = v["arrayValue"]
+        values = arr.get("values") if isinstance(arr, dict) else None
+        return [any_value(x) for x in values] if isinstance(values, list) else []
+    if "kvlistValue" in v:
+        kvl = v["kvlistValue"]
+        values = kvl.get("values") if isinstance(kvl, dict) else None
+        return attributes(values) if isinstance(values, list) else {}
+    if "bytesValue" in v:
+        try:
+            return base64.b64decode(v["bytesValue"]).hex()
+        except (binascii.Error, ValueError, TypeError):
+            return None
+    return None
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    if not isinstance(kvs, list):
+        return {}
+    out = {}
+    for kv in kvs:
+        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+            out[kv["key"]] = any_value(kv.get("value"))
+    return out
+
+
+def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, Any]:
+    if not isinstance(kvs, list):
+        return {}
+    if len(kvs) > limits.max_attributes:
+        flags.append(FLAG_ATTRIBUTES_DROPPED)
+        kvs = kvs[: limits.max_attributes]
+    out = attributes(kvs)
+    cut = False
+    for key, value in out.items():
+        if isinstance(value, (str, list)):
+            new, was_cut = cut_value(value, limits.max_value_length)
+            if was_cut:
+                out[key], cut = new, True
+    if cut:
+        flags.append(FLAG_VALUE_TRUNCATED)
+    return out
+
+
+def _list(obj: Any, key: str) -> list:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayload(f"'{key}' must be an array")
+    return value
+
+
+def decode(body: bytes, limits: Limits) -> Batch:
+    try:
+        doc = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"Request body is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise MalformedPayload("Request body must be a JSON object (ExportTraceServiceRequest)")
+    batch = Batch()
+    rejected, reasons = 0, []
+    for rs in _list(doc, "resourceSpans"):
+        if not isinstance(rs, dict):
+            raise MalformedPayload("'resourceSpans' items must be objects")
+        resource = rs.get("resource")
+        res_attrs = attributes(resource.get("attributes")) if isinstance(resource, dict) else {}
+        service = res_attrs.get("service.name")
+        service = service if isinstance(service, str) else None
+        for ss in _list(rs, "scopeSpans"):
+            if not isinstance(ss, dict):
+                raise MalformedPayload("'scopeSpans' items must be objects")
+            scope = ss.get("scope") if isinstance(ss.get("scope"), dict) else {}
+            scope_name = scope.get("name") if isinstance(scope.get("name"), str) and scope.get("name") else None
+            scope_version = scope.get("version") if isinstance(scope.get("version"), str) and scope.get("version") else None
+            for sp in _list(ss, "spans"):
+                try:
+                    batch.spans.append(_span(sp, res_attrs, service, scope_name, scope_version, limits))
+                except _BadSpan as exc:
+                    rejected += 1
+                    if len(reasons) < 3:
+                        reasons.append(str(exc))
+    if rejected:
+        batch.rejected = rejected
+        batch.rejected_reason = f"{rejected} span(s) rejected: " + "; ".join(reasons)
+    return batch
+
+
+def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
+          scope_version: str | None, limits: Limits) -> SpanRecord:
+    if not isinstance(sp, dict):
+        raise _BadSpan("span is not an object")
+    flags: list[str] = []
+    attrs = _span_attributes(sp.get("attributes"), limits, flags)
+    events = None
+    raw_events = sp.get("events")
+    if isinstance(raw_events, list) and raw_events:
+        if len(raw_events) > limits.max_events:
+            flags.append(FLAG_EVENTS_DROPPED)
+            raw_events = raw_events[: limits.max_events]
+        events = [{"time_unix_nano": _int(e.get("timeUnixNano")), "name": e.get("name") if isinstance(e.get("name"), str) else "",
+                   "attributes": _span_attributes(e.get("attributes"), limits, flags)}
+                  for e in raw_events if isinstance(e, dict)]
+    links = None
+    raw_links = sp.get("links")
+    if isinstance(raw_links, list) and raw_links:
+        links = [{"trace_id": _id(l.get("traceId"), 16, False) or "", "span_id": _id(l.get("spanId"), 8, False) or "",
+                  "trace_state": l.get("traceState") or "", "attributes": attributes(l.get("attributes"))}
+                 for l in raw_links if isinstance(l, dict)]
+    status = sp.get("status") if isinstance(sp.get("status"), dict) else {}
+    code = _int(status.get("code"))
+    kind = _int(sp.get("kind"))
+    name = sp.get("name")
+    message = status.get("message")
+    op = attrs.get("gen_ai.operation.name")
+    return SpanRecord(
+        trace_id=_id(sp.get("traceId"), 16, True), span_id=_id(sp.get("spanId"), 8, True),  # type: ignore[arg-type]
+        parent_span_id=_id(sp.get("parentSpanId"), 8, False),
+        name=name if isinstance(name, str) else "", kind=SPAN_KIND_NAMES[kind] if 0 <= kind < 6 else "unspecified",
+        span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
+        service_name=service, scope_name=scope_name, scope_version=scope_version,
+        start_time=timestamp(_int(sp.get("startTimeUnixNano")), flags),
+        end_time=timestamp(_int(sp.get("endTimeUnixNano")), flags),
+        status_code=STATUS_NAMES[code] if 0 <= code < 3 else "unset",
+        status_message=message if isinstance(message, str) and message else None,
+        attributes=attrs, resource_attributes=res_attrs, events=events, links=links, source=SOURCE_OTLP,
+        flags=list(dict.fromkeys(flags)))

@@ -1,0 +1,114 @@
+"""OTLP protobuf → span records."""
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from spanlens_pipeline.errors import MalformedPayload
+from spanlens_pipeline.model import SOURCE_OTLP, Batch, SpanRecord
+from spanlens_pipeline.semconv import SPAN_KIND_NAMES, STATUS_NAMES, span_type_for_operation
+
+from .limits import FLAG_ATTRIBUTES_DROPPED, FLAG_EVENTS_DROPPED, FLAG_VALUE_TRUNCATED, Limits, cut_value, timestamp
+
+_ZERO16 = bytes(16)
+_ZERO8 = bytes(8)
+
+
+def any_value(v: Any) -> Any:
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return v.string_value
+    if which == "int_value":
+        return v.int_value
+    if which == "double_value":
+        return v.double_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
+    if which == "bytes_value":
+        return v.bytes_value.hex()
+    return None
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in kvs}
+
+
+def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, Any]:
+    if len(kvs) > limits.max_attributes:
+        flags.append(FLAG_ATTRIBUTES_DROPPED)
+        kvs = kvs[: limits.max_attributes]
+    out = {}
+    cut = False
+    max_len = limits.max_value_length
+    for kv in kvs:
+        value = any_value(kv.value)
+        if isinstance(value, (str, list)):
+            value, was_cut = cut_value(value, max_len)
+            cut = cut or was_cut
+        out[kv.key] = value
+    if cut:
+        flags.append(FLAG_VALUE_TRUNCATED)
+    return out
+
+
+def decode(body: bytes, limits: Limits) -> Batch:
+    """Decode an ``ExportTraceServiceRequest``; spans with invalid ids are counted as rejected."""
+    try:
+        req = ExportTraceServiceRequest.FromString(body)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise MalformedPayload(f"Request body is not a valid ExportTraceServiceRequest ({exc})") from None
+    batch = Batch()
+    spans = batch.spans
+    rejected = 0
+    kind_names, status_names = SPAN_KIND_NAMES, STATUS_NAMES
+    for rs in req.resource_spans:
+        res_attrs = attributes(rs.resource.attributes)
+        service = res_attrs.get("service.name")
+        service = service if isinstance(service, str) else None
+        for ss in rs.scope_spans:
+            scope_name = ss.scope.name or None
+            scope_version = ss.scope.version or None
+            for sp in ss.spans:
+                tid, sid, pid = sp.trace_id, sp.span_id, sp.parent_span_id
+                if len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8 or (pid and len(pid) != 8):
+                    rejected += 1
+                    continue
+                flags: list[str] = []
+                attrs = _span_attributes(sp.attributes, limits, flags)
+                events = None
+                if sp.events:
+                    evs = sp.events
+                    if len(evs) > limits.max_events:
+                        flags.append(FLAG_EVENTS_DROPPED)
+                        evs = evs[: limits.max_events]
+                    events = [{"time_unix_nano": e.time_unix_nano, "name": e.name,
+                               "attributes": _span_attributes(e.attributes, limits, flags)} for e in evs]
+                links = None
+                if sp.links:
+                    links = [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(),
+                              "trace_state": l.trace_state, "attributes": attributes(l.attributes)}
+                             for l in sp.links]
+                op = attrs.get("gen_ai.operation.name")
+                code = sp.status.code
+                start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
+                spans.append(SpanRecord(
+                    trace_id=tid.hex(), span_id=sid.hex(),
+                    parent_span_id=pid.hex() if pid and pid != _ZERO8 else None,
+                    name=sp.name, kind=kind_names[sp.kind] if 0 <= sp.kind < 6 else "unspecified",
+                    span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
+                    service_name=service, scope_name=scope_name, scope_version=scope_version,
+                    start_time=timestamp(start, flags), end_time=timestamp(end, flags),
+                    status_code=status_names[code] if 0 <= code < 3 else "unset",
+                    status_message=sp.status.message or None,
+                    attributes=attrs, resource_attributes=res_attrs, events=events, links=links,
+                    source=SOURCE_OTLP, flags=list(dict.fromkeys(flags)) if len(flags) > 1 else flags))
+    if rejected:
+        batch.rejected = rejected
+        batch.rejected_reason = f"{rejected} span(s) had a missing or invalid trace_id/span_id/parent_span_id"
+    return batch

@@ -1,0 +1,76 @@
+"""The OTLP/HTTP receiver: ``POST /v1/traces`` in protobuf or JSON, optionally gzip/deflate."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceResponse,
+)
+
+from spanlens_pipeline.component import Host, Receiver, Settings
+from spanlens_pipeline.errors import UnsupportedMediaType
+from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
+from spanlens_pipeline.model import Batch, RequestContext
+
+from . import decode_json, decode_pb
+from .body import read_body
+from .config import Config
+from .limits import Limits
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_EMPTY_PB = ExportTraceServiceResponse().SerializeToString()
+
+
+class OtlpReceiver(Receiver):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.limits = Limits(config.max_attributes_per_span, config.max_attribute_value_length,
+                             config.max_events_per_span)
+        self.accepted_spans = 0
+        self.refused_spans = 0
+
+    async def start(self, host: Host) -> None:
+        host.http(self.config.endpoint).add_route(self.config.traces_url_path, self.handle, ["POST"])
+
+    async def handle(self, request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media == PROTOBUF:
+            request.scope[ERROR_ENCODING] = "protobuf"
+            decoder = decode_pb.decode
+        elif media == JSON:
+            decoder = decode_json.decode
+        else:
+            raise UnsupportedMediaType(
+                f"Unsupported content type {media or '(none)'!r}; use {PROTOBUF} or {JSON}")
+        ctx = RequestContext(headers=dict(request.headers), client=request.client.host if request.client else None,
+                             path=request.url.path, request_id=request_id_of(request), write=True)
+        await self.next.admit(ctx)
+        body = await read_body(request, self.config.max_request_body_size)
+        batch = decoder(body, self.limits)
+        if batch.spans:
+            try:
+                await self.next.consume(batch, ctx)
+            except Exception:
+                self.refused_spans += len(batch.spans)
+                raise
+            self.accepted_spans += len(batch.spans)
+        return self._success(media, batch, ctx)
+
+    @staticmethod
+    def _success(media: str, batch: Batch, ctx: RequestContext) -> Response:
+        headers = ctx.response_headers or None
+        if media == PROTOBUF:
+            if not batch.rejected:
+                return Response(_EMPTY_PB, media_type=PROTOBUF, headers=headers)
+            msg = ExportTraceServiceResponse(partial_success=ExportTracePartialSuccess(
+                rejected_spans=batch.rejected, error_message=batch.rejected_reason or ""))
+            return Response(msg.SerializeToString(), media_type=PROTOBUF, headers=headers)
+        if not batch.rejected:
+            return json_response({}, headers=headers)
+        return json_response({"partialSuccess": {"rejectedSpans": batch.rejected,
+                                                 "errorMessage": batch.rejected_reason or ""}}, headers=headers)

@@ -1,0 +1,61 @@
+"""``keys``: create, list and revoke Spanlens API keys."""
+from __future__ import annotations
+
+import datetime
+import sys
+
+from spanlens_pipeline.extensions.keystore import KeyStoreError
+
+from .common import add_config_option, keystore, load_config
+
+
+def register(sub) -> None:
+    p = sub.add_parser("keys", help="manage Spanlens API keys")
+    ks = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    c = ks.add_parser("create", help="create a key (printed once, as the last line)")
+    c.add_argument("--project", required=True, help="project name (created if new)")
+    c.add_argument("--public", action="store_true", help="a read-only public key (sl_live_pub_…)")
+    c.add_argument("--name", default="", help="a label for the key")
+    add_config_option(c)
+    c.set_defaults(func=_create)
+    l = ks.add_parser("list", help="list keys (prefixes only)")
+    add_config_option(l)
+    l.set_defaults(func=_list)
+    r = ks.add_parser("revoke", help="revoke a key by its display prefix or full value")
+    r.add_argument("key", metavar="PREFIX")
+    add_config_option(r)
+    r.set_defaults(func=_revoke)
+
+
+def _create(args) -> int:
+    store = keystore(load_config(args))
+    try:
+        raw, info = store.create_key(args.project, public=args.public, name=args.name)
+    except KeyStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {info.scope} key {info.prefix} for project {info.project_name!r} ({info.project_id})")
+    print("the key is shown once:")
+    print(raw)
+    return 0
+
+
+def _list(args) -> int:
+    store = keystore(load_config(args))
+    print(f"{'PREFIX':<22} {'SCOPE':<7} {'PROJECT':<20} {'CREATED':<20} STATUS")
+    for k in store.list_keys():
+        created = datetime.datetime.fromtimestamp(k.created_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{k.prefix:<22} {k.scope:<7} {k.project_name:<20} {created:<20} "
+              f"{'revoked' if k.revoked_at else 'active'}")
+    return 0
+
+
+def _revoke(args) -> int:
+    store = keystore(load_config(args))
+    try:
+        info = store.revoke(args.key)
+    except KeyStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked {info.prefix} (project {info.project_name!r})")
+    return 0

@@ -1,0 +1,111 @@
+"""The component API: four kinds, each built by a factory from a typed config.
+
+A component type ships a ``Factory``: its type name, its kind, its config dataclass (see
+``confschema``) and a ``create`` callable. The service builds each component from its
+factory, wires it into pipelines, then starts them (exporters, processors, receivers) and
+stops them in the reverse order.
+
+Data moves through ``Consumer``s: a receiver holds one (the pipelines it feeds) and calls
+``admit(ctx)`` before decoding a request body (auth, limits) and ``consume(batch, ctx)``
+after; both may raise a ``SpanlensError`` that the receiver's client then sees.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from .model import Batch, RequestContext
+
+if TYPE_CHECKING:
+    from .http import HttpServer
+
+
+class Kind(str, enum.Enum):
+    RECEIVER = "receiver"
+    PROCESSOR = "processor"
+    EXPORTER = "exporter"
+    EXTENSION = "extension"
+
+    @property
+    def section(self) -> str:
+        return self.value + "s"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a factory gets besides the config: the component's id and a logger."""
+
+    id: str
+    logger: logging.Logger
+
+
+@dataclass(frozen=True)
+class Factory:
+    type: str
+    kind: Kind
+    config: type
+    create: Callable[[Settings, Any], "Component"]
+
+
+class Host(Protocol):
+    """What a component may ask of the running service."""
+
+    def extension(self, component_id: str) -> "Extension": ...
+
+    def http(self, endpoint: str) -> "HttpServer": ...
+
+    def exporters(self) -> list["Exporter"]: ...
+
+
+class Consumer(Protocol):
+    async def admit(self, ctx: RequestContext) -> None: ...
+
+    async def consume(self, batch: Batch, ctx: RequestContext) -> None: ...
+
+
+class Component:
+    """Base of every component: a settings holder with start and shutdown hooks."""
+
+    def __init__(self, settings: Settings, config: Any) -> None:
+        self.id = settings.id
+        self.logger = settings.logger
+        self.config = config
+
+    async def start(self, host: Host) -> None:
+        """Acquire resources; called once before any data flows."""
+
+    async def shutdown(self) -> None:
+        """Release resources, flushing anything in flight."""
+
+
+class Extension(Component):
+    """A component outside the data path (key store, health, metrics)."""
+
+
+class Receiver(Component):
+    """Turns requests into batches and hands them to ``self.next``."""
+
+    next: Consumer
+
+
+class Processor(Component):
+    """One link of a pipeline's chain.
+
+    ``admit`` runs before the request body is decoded (refuse early: bad key, over limit);
+    ``process`` edits or replaces the batch. Raise a ``SpanlensError`` to refuse.
+    """
+
+    async def admit(self, ctx: RequestContext) -> None:
+        return None
+
+    async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
+        return batch
+
+
+class Exporter(Component):
+    """Writes batches out. ``export`` returns once the batch is durably stored."""
+
+    async def export(self, batch: Batch, ctx: RequestContext) -> None:
+        raise NotImplementedError

@@ -1,0 +1,146 @@
+"""The error catalog: every error the service answers with, as typed exceptions.
+
+Each class carries a stable ``code`` (part of the API), an HTTP ``status`` and a default
+message. Raise them anywhere; ``spanlens_pipeline.http`` turns them into the envelope
+``{"error": {"code", "message", "details", "requestId"}}`` in one place.
+
+    SpanlensError
+    ├── BadRequest (400 BAD_REQUEST)
+    │   ├── InvalidJsonBody (400 INVALID_JSON_BODY)
+    │   ├── ValidationFailed (400 VALIDATION_FAILED)
+    │   ├── MalformedPayload (400 MALFORMED_PAYLOAD)
+    │   └── NoProviderKey (400 NO_PROVIDER_KEY)
+    ├── Unauthorized (401 UNAUTHORIZED)
+    ├── Forbidden (403 FORBIDDEN)
+    │   └── PublicKeyWriteForbidden (403 PUBLIC_KEY_WRITE_FORBIDDEN)
+    ├── NotFound (404 NOT_FOUND)
+    ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
+    ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
+    ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
+    ├── RateLimited (429 RATE_LIMIT)
+    ├── InternalError (500 INTERNAL_ERROR)
+    ├── UpstreamFailed (502 UPSTREAM_FAILED)
+    ├── Unavailable (503 SERVICE_UNAVAILABLE)
+    │   ├── StoreUnavailable (503 STORE_UNAVAILABLE)
+    │   └── DecryptFailed (503 DECRYPT_FAILED)
+    └── UpstreamTimeout (504 UPSTREAM_TIMEOUT)
+
+``ConfigError`` is separate: it is raised at load time, never over HTTP.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class SpanlensError(Exception):
+    """Base of every error answered over HTTP."""
+
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+    default_message: str = "Internal error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether an OTLP client may retry (429, 502, 503, 504)."""
+        return self.status in (429, 502, 503, 504)
+
+
+class BadRequest(SpanlensError):
+    status, code, default_message = 400, "BAD_REQUEST", "Bad request"
+
+
+class InvalidJsonBody(BadRequest):
+    code, default_message = "INVALID_JSON_BODY", "Request body is not valid JSON"
+
+
+class ValidationFailed(BadRequest):
+    code, default_message = "VALIDATION_FAILED", "Request validation failed"
+
+
+class MalformedPayload(BadRequest):
+    code, default_message = "MALFORMED_PAYLOAD", "Request body could not be decoded"
+
+
+class NoProviderKey(BadRequest):
+    code, default_message = "NO_PROVIDER_KEY", "No active provider key is registered for this provider"
+
+
+class Unauthorized(SpanlensError):
+    status, code, default_message = 401, "UNAUTHORIZED", "Missing or invalid API key"
+
+
+class Forbidden(SpanlensError):
+    status, code, default_message = 403, "FORBIDDEN", "Forbidden"
+
+
+class PublicKeyWriteForbidden(Forbidden):
+    code = "PUBLIC_KEY_WRITE_FORBIDDEN"
+    default_message = "Public scope keys cannot use proxy, ingest, or OTLP endpoints"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        kw.setdefault("details", {"scope": "public"})
+        super().__init__(message, **kw)
+
+
+class NotFound(SpanlensError):
+    status, code, default_message = 404, "NOT_FOUND", "Not found"
+
+
+class MethodNotAllowed(SpanlensError):
+    status, code, default_message = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+
+
+class PayloadTooLarge(SpanlensError):
+    status, code, default_message = 413, "PAYLOAD_TOO_LARGE", "Request body is too large"
+
+
+class UnsupportedMediaType(SpanlensError):
+    status, code, default_message = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content type"
+
+
+class RateLimited(SpanlensError):
+    status, code, default_message = 429, "RATE_LIMIT", "Rate limit exceeded"
+
+
+class InternalError(SpanlensError):
+    status, code, default_message = 500, "INTERNAL_ERROR", "Internal error"
+
+
+class UpstreamFailed(SpanlensError):
+    status, code, default_message = 502, "UPSTREAM_FAILED", "The upstream provider could not be reached"
+
+
+class Unavailable(SpanlensError):
+    status, code, default_message = 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    code, default_message = "STORE_UNAVAILABLE", "The store could not accept the data; retry later"
+
+
+class DecryptFailed(Unavailable):
+    code, default_message = "DECRYPT_FAILED", "The stored provider key could not be decrypted"
+
+
+class UpstreamTimeout(SpanlensError):
+    status, code, default_message = 504, "UPSTREAM_TIMEOUT", "The upstream provider did not answer in time"
+
+
+class ConfigError(Exception):
+    """A configuration problem found at load time; the message names the YAML path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)

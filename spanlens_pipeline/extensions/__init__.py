@@ -1,0 +1,1 @@
+"""Extensions: components outside the data path."""

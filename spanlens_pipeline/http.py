@@ -1,0 +1,198 @@
+"""HTTP serving: one server per endpoint, shared by every receiver that names it.
+
+This module is also the one place where errors become HTTP responses: a ``SpanlensError``
+raised by any route becomes the envelope ``{"error": {"code", "message", "details",
+"requestId"}}``; a request marked as OTLP protobuf gets a ``google.rpc.Status`` body
+instead, as the OTLP specification asks. Every response carries ``X-Request-Id``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from typing import Any, Awaitable, Callable
+
+import orjson
+import uvicorn
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import errors
+
+log = logging.getLogger("spanlens_pipeline.http")
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# Keys set in the ASGI scope.
+REQUEST_ID = "spanlens.request_id"
+ERROR_ENCODING = "spanlens.error_encoding"  # "json" (default) or "protobuf"
+
+
+def request_id_of(request: Request) -> str:
+    return request.scope.get(REQUEST_ID) or ""
+
+
+def _status_protobuf(code: int, message: str) -> bytes:
+    """Encode a google.rpc.Status {code, message} by hand (two fields, no dependency)."""
+    out = bytearray()
+    if code:
+        out += b"\x08" + _varint(code)
+    raw = message.encode("utf-8", "replace")
+    out += b"\x12" + _varint(len(raw)) + raw
+    return bytes(out)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+# gRPC codes used in google.rpc.Status for the HTTP statuses we answer with.
+_GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 500: 13,
+              502: 14, 503: 14, 504: 4}
+
+
+def error_response(exc: errors.SpanlensError, request_id: str, encoding: str = "json") -> Response:
+    """The response for an error: the envelope (or a protobuf Status for OTLP protobuf)."""
+    headers = {"X-Request-Id": request_id, **exc.headers}
+    if exc.status in (429, 503) and "Retry-After" not in headers:
+        headers["Retry-After"] = "1"
+    if encoding == "protobuf":
+        body = _status_protobuf(_GRPC_CODE.get(exc.status, 2), f"{exc.code}: {exc.message}")
+        return Response(body, status_code=exc.status, headers=headers, media_type="application/x-protobuf")
+    payload = {"error": {"code": exc.code, "message": exc.message, "details": exc.details,
+                         "requestId": request_id}}
+    return Response(orjson.dumps(payload), status_code=exc.status, headers=headers,
+                    media_type="application/json")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+class RequestIdMiddleware:
+    """Pure ASGI middleware: picks the request id and adds ``X-Request-Id`` to the response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _UUID_RE.match(candidate):
+                    rid = candidate
+                break
+        rid = rid or str(uuid.uuid4())
+        scope[REQUEST_ID] = rid
+        header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                hdrs = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in hdrs):
+                    hdrs.append(header)
+                message["headers"] = hdrs
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+async def _spanlens_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.SpanlensError)
+    return error_response(exc, request_id_of(request), request.scope.get(ERROR_ENCODING, "json"))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    mapped = {404: errors.NotFound, 405: errors.MethodNotAllowed}.get(exc.status_code)
+    err = mapped() if mapped else errors.SpanlensError(str(exc.detail))
+    if not mapped:
+        err.status, err.code = exc.status_code, "HTTP_ERROR"
+    return error_response(err, request_id_of(request), request.scope.get(ERROR_ENCODING, "json"))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(errors.InternalError(), request_id_of(request), request.scope.get(ERROR_ENCODING, "json"))
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class HttpServer:
+    """An HTTP endpoint (``host:port``) and its routes."""
+
+    def __init__(self, endpoint: str, *, graceful_timeout_s: float = 30.0) -> None:
+        self.endpoint = endpoint
+        self.host, self.port = parse_endpoint(endpoint)
+        self.app = FastAPI(title="Spanlens Pipeline", docs_url=None, redoc_url=None, openapi_url=None)
+        self.app.add_exception_handler(errors.SpanlensError, _spanlens_error)
+        self.app.add_exception_handler(StarletteHTTPException, _http_error)
+        self.app.add_exception_handler(Exception, _unexpected)
+        self.app.add_middleware(RequestIdMiddleware)
+        self.app.router.add_route("/health", self._health, methods=["GET"])
+        self.healthy = False
+        self._graceful_timeout_s = graceful_timeout_s
+        self._server: _Server | None = None
+        self._task: asyncio.Task | None = None
+
+    def add_route(self, path: str, handler: Handler, methods: list[str]) -> None:
+        self.app.router.add_route(path, handler, methods=methods)
+
+    async def _health(self, request: Request) -> Response:
+        if not self.healthy:
+            return error_response(errors.Unavailable("Service is starting or stopping"), request_id_of(request))
+        return json_response({"status": "ok"})
+
+    async def start(self) -> None:
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
+                                access_log=False, lifespan="off", server_header=False,
+                                timeout_graceful_shutdown=self._graceful_timeout_s)
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises the startup error
+                raise OSError(f"could not listen on {self.endpoint}")
+            await asyncio.sleep(0.01)
+        self.healthy = True
+
+    async def stop(self) -> None:
+        """Stop accepting connections and wait for in-flight requests to finish."""
+        self.healthy = False
+        if self._server and self._task:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the service."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"endpoint must be host:port, got {endpoint!r}")
+    host = host.strip("[]") or "localhost"
+    return host, int(port)

@@ -1,0 +1,125 @@
+"""The data that flows through a pipeline.
+
+``SpanRecord`` is the one span record: every receiver produces it, every processor edits
+it in place, every exporter consumes it. Its fields are the columns of ``spanlens.spans``
+(see the README's schema reference). A field left ``None`` means "not known by this
+record": the store merges records of the same span field by field, so a partial record
+(an "end span" call, say) never erases what an earlier record set.
+
+``Batch`` is what moves from one component to the next: spans plus, for proxied calls,
+the request-log rows that go to ``spanlens.requests``.
+
+``RequestContext`` is what a receiver knows about the HTTP request that carried a batch;
+the auth processor fills in ``tenant``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+# Sources of a span record.
+SOURCE_OTLP = "otlp"
+SOURCE_INGEST = "ingest"
+SOURCE_PROXY = "proxy"
+
+SPAN_TYPES = ("llm", "tool", "retrieval", "embedding", "custom")
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One span, or part of one. Times are integer nanoseconds since the Unix epoch."""
+
+    trace_id: str
+    span_id: str
+    project_id: str | None = None
+    organization_id: str | None = None
+    parent_span_id: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    span_type: str | None = None
+    service_name: str | None = None
+    scope_name: str | None = None
+    scope_version: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    status_code: str | None = None
+    status_message: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    resource_attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] | None = None
+    links: list[dict[str, Any]] | None = None
+    input: str | None = None
+    output: str | None = None
+    metadata: str | None = None
+    source: str | None = None
+    provider: str | None = None
+    operation: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    reported_cost_usd: Decimal | None = None
+    cost_source: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        """Add a flag once (flags are a set stored as an array)."""
+        if name not in self.flags:
+            self.flags.append(name)
+
+
+# Column order used by the ClickHouse exporter: every SpanRecord field, in declaration order.
+SPAN_COLUMNS: tuple[str, ...] = tuple(SpanRecord.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class Batch:
+    """Spans (and request-log rows for proxied calls) handed between components."""
+
+    spans: list[SpanRecord] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    rejected_reason: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.spans) + len(self.requests)
+
+
+@dataclass(slots=True, frozen=True)
+class Tenant:
+    """Who sent a request: the organization, project and key that authenticated it."""
+
+    organization_id: str
+    project_id: str
+    project_name: str
+    api_key_id: str
+    key_prefix: str
+    scope: str  # "full" or "public"
+
+    @property
+    def is_public(self) -> bool:
+        return self.scope == "public"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What a receiver knows about the HTTP request behind a batch."""
+
+    headers: dict[str, str]
+    client: str | None = None
+    path: str = ""
+    request_id: str = ""
+    write: bool = True
+    tenant: Tenant | None = None
+    received_at: float = field(default_factory=time.time)
+    response_headers: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,114 @@
+"""The one storage module: a ClickHouse connection, embedded (chdb) or over HTTP.
+
+Both targets use clickhouse-connect. ``chdb:///abs/path`` or ``chdb://relative/path``
+opens the embedded engine in this process (one process may own a data directory at a
+time; one engine path per process); ``http(s)://host:port`` talks to a server.
+Clients are shared per DSN within a process.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from .errors import StoreUnavailable
+
+log = logging.getLogger("spanlens_pipeline.store")
+
+_clients: dict[tuple, Any] = {}
+_lock = threading.Lock()
+
+
+class StoreError(Exception):
+    """A failed store call. ``transient`` is True when retrying later may succeed."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def is_embedded(dsn: str) -> bool:
+    return dsn.startswith("chdb://")
+
+
+def embedded_path(dsn: str) -> str:
+    """The absolute data directory of a ``chdb://`` DSN."""
+    rest = dsn[len("chdb://"):]
+    return os.path.abspath(rest or ".")
+
+
+class Store:
+    """A ClickHouse connection with the few calls the project needs."""
+
+    def __init__(self, dsn: str, username: str = "default", password: str = "",
+                 settings: dict[str, Any] | None = None, connect_timeout_s: float = 10,
+                 send_receive_timeout_s: float = 60) -> None:
+        self.dsn = dsn
+        key = (dsn, username, password)
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _connect(dsn, username, password, settings or {}, connect_timeout_s,
+                                  send_receive_timeout_s)
+                _clients[key] = client
+        self.client = client
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        try:
+            return self.client.command(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise _store_error(exc) from exc
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts."""
+        try:
+            result = self.client.query(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise _store_error(exc) from exc
+        names = result.column_names
+        return [dict(zip(names, row)) for row in result.result_rows]
+
+    def insert_json(self, table: str, columns: Iterable[str], body: bytes,
+                    fmt: str = "JSONCompactEachRow") -> None:
+        """Insert pre-encoded rows (one JSON value per line) in one statement."""
+        try:
+            self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt)
+        except ClickHouseError as exc:
+            raise _store_error(exc) from exc
+
+
+def _store_error(exc: Exception) -> StoreError:
+    text = str(exc)
+    # Connection problems and server overload are worth retrying; a bad statement or row is not.
+    transient = any(s in text for s in ("Connection", "connect", "timed out", "Timeout", "TOO_MANY",
+                                        "MEMORY_LIMIT", "Network", "503", "502"))
+    return StoreError(text.strip().splitlines()[0][:500] if text else type(exc).__name__, transient)
+
+
+def _connect(dsn: str, username: str, password: str, settings: dict[str, Any],
+             connect_timeout_s: float, send_receive_timeout_s: float) -> Any:
+    if is_embedded(dsn):
+        path = embedded_path(dsn)
+        os.makedirs(path, exist_ok=True)
+        try:
+            return clickhouse_connect.get_client(interface="chdb", path=path)
+        except Exception as exc:
+            msg = str(exc)
+            if "lock" in msg.lower() or "EmbeddedServer" in msg or "initializ" in msg:
+                raise StoreUnavailable(
+                    f"the embedded store at {path} is in use by another process "
+                    "(a running service owns it); stop that process or query through it") from None
+            raise
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"store endpoint must start with chdb://, http:// or https://, got {dsn!r}")
+    return clickhouse_connect.get_client(
+        host=parts.hostname or "localhost", port=parts.port or (8443 if parts.scheme == "https" else 8123),
+        interface=parts.scheme, username=parts.username or username, password=parts.password or password,
+        settings=settings, connect_timeout=connect_timeout_s, send_receive_timeout=send_receive_timeout_s,
+        autogenerate_session_id=False)
