@@ -1,0 +1,74 @@
+"""Shared fixtures.
+
+The embedded engine (chdb) allows one data directory per process, so every in-process
+service of a test session writes into the same store (``chdb_path``); tests keep apart by
+using their own project (a fresh key per test), exactly as tenants do.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from spanlens_pipeline.store import Store
+
+from .support.running import RunningService, start_service
+
+BASE_CONFIG = """
+extensions:
+  keystore:
+    path: {data}/keystore.db
+    bootstrap_default_key: false
+receivers:
+  otlp:
+    endpoint: 127.0.0.1:{port}
+processors:
+  auth:
+exporters:
+  clickhouse:
+    endpoint: chdb://{chdb}
+service:
+  extensions: [keystore]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [auth]
+      exporters: [clickhouse]
+"""
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("chdb"))
+
+
+@pytest.fixture(scope="session")
+def store(chdb_path) -> Store:
+    return Store(f"chdb://{chdb_path}")
+
+
+@pytest.fixture
+def service_factory(tmp_path, chdb_path):
+    """Start services from YAML (``{port}``, ``{data}``, ``{chdb}`` are filled in); stopped at teardown."""
+    started: list[RunningService] = []
+
+    def make(yaml_text: str = BASE_CONFIG) -> RunningService:
+        rs = start_service(yaml_text, tmp_path, chdb_path)
+        started.append(rs)
+        return rs
+
+    yield make
+    for rs in started:
+        rs.stop()
+
+
+@pytest.fixture
+def service(service_factory) -> RunningService:
+    """The default pipeline: otlp → auth → clickhouse."""
+    return service_factory()
+
+
+@pytest.fixture
+def project() -> str:
+    """A project name unique to the test."""
+    return f"test-{uuid.uuid4().hex[:12]}"
