@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import importlib
 import logging
+import pkgutil
 from importlib.metadata import entry_points
 
 from .component import Factory, Kind
 
 ENTRY_POINT_GROUP = "spanlens_pipeline.components"
 
-# module path (inside this distribution) → attribute holding the Factory
-_BUILTIN = (
-    "spanlens_pipeline.receivers.otlp",
-    "spanlens_pipeline.processors.auth",
-    "spanlens_pipeline.exporters.clickhouse",
-    "spanlens_pipeline.exporters.debug",
-    "spanlens_pipeline.exporters.nop",
-    "spanlens_pipeline.extensions.keystore",
+# Built-in components: every sub-package of these packages that exposes ``factory``.
+_BUILTIN_PACKAGES = (
+    "spanlens_pipeline.receivers",
+    "spanlens_pipeline.processors",
+    "spanlens_pipeline.exporters",
+    "spanlens_pipeline.extensions",
 )
+
+
+def _builtin_factories() -> list[Factory]:
+    out = []
+    for package_name in _BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package_name}.{info.name}")
+            factory = getattr(module, "factory", None)
+            if isinstance(factory, Factory):
+                out.append(factory)
+    return out
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +61,8 @@ class Registry:
         """Built-ins plus every installed entry point (loaded once)."""
         if cls._default is None:
             reg = cls()
-            for module in _BUILTIN:
-                reg.register(importlib.import_module(module).factory)
+            for factory in _builtin_factories():
+                reg.register(factory)
             for ep in entry_points(group=ENTRY_POINT_GROUP):
                 try:
                     loaded = ep.load()

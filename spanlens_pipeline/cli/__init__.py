@@ -1,23 +1,32 @@
-"""The ``spanlens-pipeline`` command line. Each sub-command lives in its own module that
-defines ``register(subparsers)``; add new modules to ``COMMANDS``."""
+"""The ``spanlens-pipeline`` command line. Each sub-command lives in its own module of this
+package that defines ``register(subparsers)``; modules are found automatically."""
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 
 from spanlens_pipeline.errors import ConfigError, SpanlensError
 
-COMMANDS = ("run", "validate", "migrate", "keys", "sql")
+# Shown first in --help, in this order; other command modules follow alphabetically.
+_FIRST = ("run", "validate", "migrate", "keys", "sql")
+
+
+def _command_modules() -> list[str]:
+    found = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "common")
+    return [m for m in _FIRST if m in found] + [m for m in found if m not in _FIRST]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spanlens-pipeline",
                                      description="Self-hosted ingest pipeline for LLM observability.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"spanlens_pipeline.cli.{name.replace('-', '_')}").register(sub)
+    for name in _command_modules():
+        module = importlib.import_module(f"spanlens_pipeline.cli.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 

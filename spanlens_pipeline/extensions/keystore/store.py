@@ -5,8 +5,9 @@ may be changed by other processes (the CLI) while the service runs; ``authentica
 notices such changes through SQLite's ``data_version`` and reloads, so created and revoked
 keys take effect without a restart.
 
-Other parts of the project keep their own tables in the same file by adding entries to
-``MIGRATIONS`` (applied in order, tracked by ``PRAGMA user_version``).
+Other parts of the project keep their own tables in the same file: they call
+``ensure_schema(name, statements)`` with their own ordered list of DDL statements, which
+is applied once per statement and tracked per name in ``schema_versions``.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ MIGRATIONS: list[str] = [
                            scope TEXT NOT NULL CHECK (scope IN ('full', 'public')),
                            name TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, revoked_at REAL);
     CREATE INDEX api_keys_prefix ON api_keys (key_prefix);
+    CREATE TABLE schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL);
     """,
 ]
 
@@ -105,6 +107,23 @@ class KeyStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def ensure_schema(self, name: str, statements: list[str]) -> None:
+        """Apply the statements of ``name`` not applied yet (append-only list, one statement each)."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute("SELECT version FROM schema_versions WHERE name = ?", (name,)).fetchone()
+                done = row[0] if row else 0
+                for stmt in statements[done:]:
+                    self.db.execute(stmt)
+                if len(statements) > done:
+                    self.db.execute("INSERT INTO schema_versions VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                                    "SET version = excluded.version", (name, len(statements)))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
 
     # -- authentication (hot path) --------------------------------------------------------
     def authenticate(self, raw: str) -> Tenant | None:
