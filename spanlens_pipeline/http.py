@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import errors
+from . import errors, metrics
 
 log = logging.getLogger("spanlens_pipeline.http")
 
@@ -147,6 +147,7 @@ class HttpServer:
         self.app.add_exception_handler(Exception, _unexpected)
         self.app.add_middleware(RequestIdMiddleware)
         self.app.router.add_route("/health", self._health, methods=["GET"])
+        self.app.router.add_route("/metrics", self._metrics, methods=["GET"])
         self.healthy = False
         self._graceful_timeout_s = graceful_timeout_s
         self._server: _Server | None = None
@@ -159,6 +160,9 @@ class HttpServer:
         if not self.healthy:
             return error_response(errors.Unavailable("Service is starting or stopping"), request_id_of(request))
         return json_response({"status": "ok"})
+
+    async def _metrics(self, request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def start(self) -> None:
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",

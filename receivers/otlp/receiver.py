@@ -9,6 +9,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from spanlens_pipeline import metrics
 from spanlens_pipeline.component import Host, Receiver, Settings
 from spanlens_pipeline.errors import UnsupportedMediaType
 from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
@@ -31,8 +32,9 @@ class OtlpReceiver(Receiver):
         super().__init__(settings, config)
         self.limits = Limits(config.max_attributes_per_span, config.max_attribute_value_length,
                              config.max_events_per_span)
-        self.accepted_spans = 0
-        self.refused_spans = 0
+        self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
+        self.refused = metrics.counter("spanlens_receiver_refused_spans_total", "Spans refused by a processor or exporter")
+        self.rejected = metrics.counter("spanlens_receiver_rejected_spans_total", "Invalid spans reported in partialSuccess")
 
     async def start(self, host: Host) -> None:
         host.http(self.config.endpoint).add_route(self.config.traces_url_path, self.handle, ["POST"])
@@ -52,13 +54,15 @@ class OtlpReceiver(Receiver):
         await self.next.admit(ctx)
         body = await read_body(request, self.config.max_request_body_size)
         batch = decoder(body, self.limits)
+        if batch.rejected:
+            self.rejected.inc(batch.rejected, receiver=self.id)
         if batch.spans:
             try:
                 await self.next.consume(batch, ctx)
             except Exception:
-                self.refused_spans += len(batch.spans)
+                self.refused.inc(len(batch.spans), receiver=self.id)
                 raise
-            self.accepted_spans += len(batch.spans)
+            self.accepted.inc(len(batch.spans), receiver=self.id)
         return self._success(media, batch, ctx)
 
     @staticmethod
