@@ -51,6 +51,14 @@ def _id(value: Any, nbytes: int, required: bool) -> str | None:
     raise _BadSpan(f"id {value[:40]!r} is not {2 * nbytes} hex characters")
 
 
+def _lenient_id(value: Any, nbytes: int) -> str:
+    """A link's id: a bad one is kept as empty rather than failing the span."""
+    try:
+        return _id(value, nbytes, False) or ""
+    except _BadSpan:
+        return ""
+
+
 def _int(value: Any) -> int:
     """An OTLP JSON integer (a number or a decimal string) within the 64-bit range."""
     if isinstance(value, bool):
@@ -200,7 +208,7 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
     links = None
     raw_links = sp.get("links")
     if isinstance(raw_links, list) and raw_links:
-        links = [{"trace_id": _id(l.get("traceId"), 16, False) or "", "span_id": _id(l.get("spanId"), 8, False) or "",
+        links = [{"trace_id": _lenient_id(l.get("traceId"), 16), "span_id": _lenient_id(l.get("spanId"), 8),
                   "trace_state": l.get("traceState") or "", "attributes": attributes(l.get("attributes"))}
                  for l in raw_links if isinstance(l, dict)]
     status = sp.get("status") if isinstance(sp.get("status"), dict) else {}
