@@ -85,10 +85,11 @@ def any_value(v: Any) -> Any:
         s = v["stringValue"]
         return s if isinstance(s, str) else str(s)
     if "intValue" in v:
+        raw = v["intValue"]
         try:
-            n = _int(v["intValue"])
-        except _BadSpan:
-            return None
+            n = _int(raw)
+        except _BadSpan:  # not a 64-bit integer: keep the text as sent
+            return raw if isinstance(raw, str) else None
         return n if -(2**63) <= n < 2**63 else str(n)
     if "doubleValue" in v:
         d = v["doubleValue"]
