@@ -1,0 +1,92 @@
+"""Ratelimit extension: customer limits, plan quotas and the platform ceiling for the proxy.
+
+The proxy receiver names this extension (``ratelimit: <id>``) and calls ``check(tenant,
+end_user)`` before any upstream call; see README.md for the layers and headers.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
+from spanlens_pipeline.extensions.keystore import KeyStore, KeystoreExtension
+from spanlens_pipeline.model import Tenant
+from spanlens_pipeline.store import StoreError, is_embedded
+
+from .config import Config
+from .limiter import Limiter
+from .rules import open_table
+
+__all__ = ["Config", "Limiter", "RateLimitExtension", "factory"]
+
+SWEEP_INTERVAL_S = 30.0
+
+
+class RateLimitExtension(Extension):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.limiter: Limiter | None = None
+        self._keystore: KeyStore | None = None
+        self._exporter = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self, host: Host) -> None:
+        ks_ext = host.extension(self.config.keystore)
+        if not isinstance(ks_ext, KeystoreExtension):
+            raise LookupError(f"extension {self.config.keystore!r} is not a keystore")
+        # Our own connection to the key store file: PRAGMA data_version then reports every
+        # other connection's writes (the CLI's, the keystore extension's).
+        self._keystore = KeyStore(ks_ext.config.path)
+        self.limiter = Limiter(self.config, open_table(self._keystore))
+        if self.config.store:
+            self._exporter = next((e for e in host.exporters() if e.id == self.config.store), None)
+            if self._exporter is None or not hasattr(self._exporter, "open_store"):
+                raise LookupError(f"{self.config.store!r} is not a clickhouse exporter of this service")
+            await asyncio.to_thread(self.sync_quota)
+        self._task = asyncio.create_task(self._housekeeping(), name=f"{self.id}-housekeeping")
+
+    def check(self, tenant: Tenant, end_user: str | None = None) -> dict[str, str]:
+        """Admit one proxied call (see ``Limiter.check``)."""
+        assert self.limiter is not None, "ratelimit extension not started"
+        return self.limiter.check(tenant, end_user)
+
+    def sync_quota(self) -> None:
+        """Raise this month's per-organization counts to what the requests table holds."""
+        assert self.limiter is not None and self._exporter is not None
+        start = self.limiter.month_start
+        try:
+            rows = self._exporter.open_store().query(
+                f"SELECT organization_id, count() AS n FROM {self._exporter.db}.requests "
+                "WHERE created_at >= toDateTime(%(start)s, 'UTC') GROUP BY organization_id", {"start": start})
+        except StoreError as exc:  # no requests table yet, or the store is down: keep counting in memory
+            self.logger.log(logging.DEBUG if "UNKNOWN_TABLE" in str(exc) else logging.WARNING,
+                            "quota counts not read from the store: %s", exc)
+            return
+        self.limiter.merge_counts({r["organization_id"]: int(r["n"]) for r in rows}, start)
+
+    async def _housekeeping(self) -> None:
+        assert self.limiter is not None
+        replicas = self._exporter is not None and not is_embedded(self._exporter.config.endpoint)
+        interval = SWEEP_INTERVAL_S
+        if replicas and self.config.sync_interval:
+            interval = min(interval, self.config.sync_interval / 1000)
+        while True:
+            await asyncio.sleep(interval)
+            self.limiter.sweep()
+            if replicas:
+                await asyncio.to_thread(self.sync_quota)
+
+    async def shutdown(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._keystore:
+            self._keystore.close()
+
+
+factory = Factory(type="ratelimit", kind=Kind.EXTENSION, config=Config, create=RateLimitExtension)

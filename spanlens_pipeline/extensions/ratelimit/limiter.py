@@ -1,0 +1,244 @@
+"""The limiter: customer limits, the monthly plan quota and the platform ceiling, in one check.
+
+``check(tenant, end_user)`` is synchronous and O(1). It first evaluates every layer without
+changing anything, then either raises ``RateLimited`` (nothing is counted) or counts the
+request in every layer at once, so concurrent callers can never be over-admitted.
+
+Rate buckets use GCRA (the generic cell rate algorithm): ``N requests per W seconds`` admits a
+burst of N, then one request every W/N seconds. A bucket is one integer, its theoretical
+arrival time (TAT); a bucket whose TAT has passed is exactly a fresh one, so idle buckets are
+dropped by ``sweep`` without losing anything.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime
+import math
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from spanlens_pipeline.errors import RateLimited
+from spanlens_pipeline.metrics import counter
+from spanlens_pipeline.model import Tenant
+
+from .config import SCOPES, Config, Organization, Plan
+from .rules import Limit, RuleIndex, runtime_rows
+
+NS = 1_000_000_000
+CEILING_WINDOW = 60
+
+rejected_total = counter("spanlens_ratelimit_rejected_total", "Proxy calls refused by a rate limit or quota")
+overage_total = counter("spanlens_ratelimit_overage_total",
+                        "Proxy calls served over the platform ceiling or in the quota overage band")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The quota policy of one organization, resolved from its plan and settings."""
+
+    plan_name: str
+    plan: Plan
+    allow_overage: bool
+    cap: int | None  # requests this month after which calls are refused; None: no quota
+    multiplier: float
+
+    @classmethod
+    def of(cls, plan_name: str, plan: Plan, org: Organization) -> "Policy":
+        limit = plan.monthly_requests
+        overage = org.allow_overage and plan_name != "free"
+        cap = None if limit is None else int(limit * org.overage_cap_multiplier) if overage else limit
+        return cls(plan_name, plan, overage, cap, org.overage_cap_multiplier)
+
+
+def _gcra(tat: int, now: int, requests: int, window: int) -> tuple[int, int]:
+    """(TAT after one more request, ns the request must wait; 0 if it passes now)."""
+    new_tat = max(tat, now) + window * NS // requests
+    return new_tat, max(0, new_tat - now - window * NS)
+
+
+def _remaining(tat: int, now: int, requests: int, window: int) -> int:
+    return max(0, (window * NS - max(0, tat - now)) // (window * NS // requests))
+
+
+class Limiter:
+    def __init__(self, config: Config, db: sqlite3.Connection | None = None,
+                 mono: Callable[[], int] = time.monotonic_ns, wall: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.db = db
+        self.mono, self.wall = mono, wall
+        self._lock = threading.Lock()
+        self._version = -1
+        self.rules = RuleIndex(config.limits, [])
+        self._default = Policy.of(config.default_plan, config.plans[config.default_plan], Organization())
+        self._policies: dict[str, Policy] = {}
+        self.buckets: dict[tuple[str, ...], int] = {}  # customer-limit TATs
+        self.ceilings: dict[str, int] = {}  # platform-ceiling TATs per organization
+        self.used: dict[str, int] = {}  # requests this UTC month per organization
+        self.month_start = self.month_end = 0
+        self._roll_month(self.wall())
+        self.reload()
+
+    # -- configuration ------------------------------------------------------------------
+    def reload(self) -> None:
+        """Re-read runtime limits and organization names from the key store (if any)."""
+        rows, orgs = [], []
+        if self.db is not None:
+            self._version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            rows = runtime_rows(self.db)
+            orgs = self.db.execute("SELECT id, name FROM organizations").fetchall()
+        names = {name: oid for oid, name in orgs}
+        policies = {}
+        for ref, org in self.config.organizations.items():
+            plan_name = org.plan or self.config.default_plan
+            policies[names.get(ref, ref)] = Policy.of(plan_name, self.config.plans[plan_name], org)
+        self.rules, self._policies = RuleIndex(self.config.limits, rows), policies
+
+    def policy(self, organization_id: str) -> Policy:
+        return self._policies.get(organization_id, self._default)
+
+    def _roll_month(self, wall: float) -> None:
+        d = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+        start = calendar.timegm((d.year, d.month, 1, 0, 0, 0))
+        end = calendar.timegm((d.year + d.month // 12, d.month % 12 + 1, 1, 0, 0, 0))
+        if start != self.month_start:
+            self.used.clear()
+        self.month_start, self.month_end = start, end
+
+    # -- the check ----------------------------------------------------------------------
+    def check(self, tenant: Tenant, end_user: str | None = None) -> dict[str, str]:
+        """Admit one proxied call: its response headers, or ``RateLimited``."""
+        with self._lock:
+            if self.db is not None and self.db.execute("PRAGMA data_version").fetchone()[0] != self._version:
+                self.reload()
+            now, wall = self.mono(), self.wall()
+            if wall >= self.month_end:
+                self._roll_month(wall)
+            org = tenant.organization_id
+            policy = self.policy(org)
+            used = self.used.get(org, 0)
+            if policy.cap is not None and used >= policy.cap:
+                self._deny_quota(tenant, policy, used, wall)
+            # Customer limits: evaluate all, first denial wins, then commit all.
+            hits = []
+            for scope in SCOPES:
+                if scope == "end_user" and not end_user:
+                    continue
+                limit = self.rules.find(scope, tenant, end_user or "")
+                if limit is None:
+                    continue
+                key = _bucket_key(scope, tenant, end_user)
+                new_tat, wait = _gcra(self.buckets.get(key, 0), now, limit.requests, limit.window)
+                if wait:
+                    self._deny_customer(limit, end_user, self.buckets[key], now, wall, wait)
+                hits.append((key, new_tat, limit))
+            ceiling = policy.plan.ceiling_per_minute
+            ceiling_tat, over = 0, False
+            if ceiling:
+                ceiling_tat, over = _gcra(self.ceilings.get(org, 0), now, ceiling, CEILING_WINDOW)
+            # Admitted: count it everywhere.
+            self.used[org] = used + 1
+            best: tuple[int, int, dict[str, str]] | None = None
+            for order, (key, new_tat, limit) in enumerate(hits):
+                self.buckets[key] = new_tat
+                remaining = _remaining(new_tat, now, limit.requests, limit.window)
+                if best is None or remaining < best[0]:
+                    best = (remaining, order, _described(limit.scope, limit.requests, remaining,
+                                                         _reset(new_tat, now, wall), limit.window))
+            if policy.cap is not None:
+                remaining = policy.cap - used - 1
+                if best is None or remaining < best[0]:
+                    best = (remaining, 9, self._described_quota(policy, remaining))
+            if ceiling and not over:
+                self.ceilings[org] = ceiling_tat
+            if best is not None:
+                headers = best[2]
+            elif ceiling:
+                tat = self.ceilings.get(org, 0)
+                headers = _described("platform", ceiling, _remaining(tat, now, ceiling, CEILING_WINDOW),
+                                     _reset(tat, now, wall), CEILING_WINDOW)
+            else:
+                headers = {}
+            if over:
+                headers["X-Spanlens-RateLimit-Overage"] = "true"
+                overage_total.inc(kind="platform")
+            if policy.plan.monthly_requests is not None and used >= policy.plan.monthly_requests:
+                headers["X-Overage-Active"] = "true"
+                overage_total.inc(kind="quota")
+            return headers
+
+    def _described_quota(self, policy: Policy, remaining: int) -> dict[str, str]:
+        return _described("quota", policy.cap or 0, remaining, self.month_end, self.month_end - self.month_start)
+
+    def _deny_customer(self, limit: Limit, end_user: str | None, tat: int, now: int, wall: float,
+                       wait: int) -> None:
+        rejected_total.inc(source="customer_limit", scope=limit.scope)
+        details = {"source": "customer_limit", "scope": limit.scope, "limit": limit.requests,
+                   "window_seconds": limit.window}
+        if limit.scope == "end_user":
+            details["end_user_id"] = end_user
+        headers = _described(limit.scope, limit.requests, 0, _reset(tat, now, wall), limit.window)
+        headers["Retry-After"] = str(min(limit.window, max(1, math.ceil(wait / NS))))
+        headers["X-Spanlens-RateLimit-Scope"] = limit.scope
+        raise RateLimited(f"Customer-configured rate limit exceeded ({limit.scope}): "
+                          f"{limit.requests} requests per {limit.window}s.", details=details, headers=headers)
+
+    def _deny_quota(self, tenant: Tenant, policy: Policy, used: int, wall: float) -> None:
+        limit = policy.plan.monthly_requests
+        if policy.allow_overage:
+            reason = "hard_cap"
+            message = (f"Monthly overage hard cap reached: {used} requests used, cap {policy.cap} "
+                       f"({policy.multiplier:g}x the {policy.plan_name} plan's {limit}).")
+        else:
+            reason = "free_limit" if policy.plan_name == "free" else "overage_disabled"
+            message = (f"Monthly request quota of the {policy.plan_name} plan reached: {used} of {limit} "
+                       f"requests used" + (" and overage is disabled." if reason == "overage_disabled" else "."))
+        rejected_total.inc(source="quota", scope=reason)
+        details = {"source": "quota", "reason": reason, "plan": policy.plan_name, "used": used, "limit": limit,
+                   "hard_cap": policy.cap if policy.allow_overage else None, "upgrade_url": self.config.upgrade_url}
+        headers = self._described_quota(policy, 0)
+        headers["Retry-After"] = str(max(1, math.ceil(self.month_end - wall)))
+        headers["X-Spanlens-RateLimit-Scope"] = "quota"
+        raise RateLimited(message, details=details, headers=headers)
+
+    # -- housekeeping -------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Drop idle buckets (TAT passed: identical to a fresh bucket); returns how many."""
+        with self._lock:
+            now = self.mono()
+            dropped = 0
+            for table in (self.buckets, self.ceilings):
+                idle = [k for k, tat in table.items() if tat <= now]
+                for k in idle:
+                    del table[k]
+                dropped += len(idle)
+            return dropped
+
+    def merge_counts(self, counts: dict[str, int], month_start: int) -> None:
+        """Raise this month's counts to those seen in the store (other replicas' calls)."""
+        with self._lock:
+            if month_start != self.month_start:
+                return
+            for org, n in counts.items():
+                if n > self.used.get(org, 0):
+                    self.used[org] = n
+
+
+def _bucket_key(scope: str, tenant: Tenant, end_user: str | None) -> tuple[str, ...]:
+    if scope == "end_user":
+        return ("u", tenant.api_key_id, end_user or "")
+    if scope == "api_key":
+        return ("k", tenant.api_key_id)
+    return ("p", tenant.project_id)
+
+
+def _reset(tat: int, now: int, wall: float) -> int:
+    """Unix second at which a bucket is full again."""
+    return math.ceil(wall + max(0, tat - now) / NS)
+
+
+def _described(scope: str, limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, remaining)),
+            "X-RateLimit-Reset": str(reset), "X-RateLimit-Window": str(window), "X-RateLimit-Scope": scope}
