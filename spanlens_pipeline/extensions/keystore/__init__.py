@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import ConfigError
 
+from . import crypto
 from .store import KeyInfo, KeyStore, KeyStoreError, hash_key
 
 __all__ = ["KeyStore", "KeyStoreError", "KeyInfo", "KeystoreExtension", "Config", "factory", "hash_key"]
@@ -32,6 +33,10 @@ class KeystoreExtension(Extension):
         self.store: KeyStore | None = None
 
     async def start(self, host: Host) -> None:
+        try:  # refuse to start with a malformed ENCRYPTION_KEY (provider keys could not be read)
+            crypto.key_from_env()
+        except ValueError as exc:
+            raise ConfigError(f"env::{crypto.ENV_VAR}", str(exc)) from None
         self.store = KeyStore(self.config.path)
         if self.config.bootstrap_default_key and not self.store.has_keys():
             raw, info = self.store.create_key("default", name="bootstrap")

@@ -1,0 +1,92 @@
+"""Truncation processor: oversized bodies become a preview, API keys in bodies are masked.
+
+Applies to span ``input``/``output``/``status_message`` and to request rows'
+``request_body``/``response_body``/``error_message``. A body over ``max_body_size``
+bytes (UTF-8) is replaced by a JSON envelope ``{"_truncated": true,
+"_original_size_bytes", "_preview", "_note"}`` and the record is flagged
+(``input_truncated``/``output_truncated`` on spans, ``request_body_truncated``/
+``response_body_truncated`` in a request row's ``flags``). Masking runs after
+truncation, so previews are masked too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from spanlens_pipeline.component import Factory, Kind, Processor, Settings
+from spanlens_pipeline.confschema import ByteSize
+from spanlens_pipeline.errors import ConfigError
+from spanlens_pipeline.model import Batch, RequestContext
+
+# Key shapes, longest prefix first; the prefix is kept, the secret part becomes ***.
+_KEY_RE = re.compile(r"(sl_live_|sk-ant-|sk-proj-|sk-|AIza)[A-Za-z0-9_\-]{12,}")
+_KEY_HINTS = ("sl_live_", "sk-", "AIza")
+NOTE = "body larger than the storage limit; only a preview is kept"
+
+
+@dataclass
+class Config:
+    max_body_size: ByteSize = ByteSize(64 * 1024)
+    preview_chars: int = 2048
+    mask_api_keys: bool = True
+
+    def validate(self, path: str) -> None:
+        if self.max_body_size < 1:
+            raise ConfigError(f"{path}::max_body_size", "must be positive")
+        if self.preview_chars < 0:
+            raise ConfigError(f"{path}::preview_chars", "must not be negative")
+
+
+def mask_keys(text: str) -> str:
+    """``text`` with API keys (sk-…, sk-ant-…, sk-proj-…, AIza…, sl_live_…) masked."""
+    if not any(h in text for h in _KEY_HINTS):
+        return text
+    return _KEY_RE.sub(r"\1***", text)
+
+
+class TruncationProcessor(Processor):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.limit = config.max_body_size
+
+    def cut(self, text: Any) -> tuple[Any, bool]:
+        """The body, or its preview envelope when over the limit; and whether it was cut."""
+        if not isinstance(text, str) or len(text) * 4 <= self.limit:
+            return text, False
+        size = len(text.encode("utf-8", "replace"))
+        if size <= self.limit:
+            return text, False
+        envelope = {"_truncated": True, "_original_size_bytes": size,
+                    "_preview": text[: self.config.preview_chars], "_note": NOTE}
+        return orjson.dumps(envelope).decode(), True
+
+    def clean(self, text: Any) -> Any:
+        return mask_keys(text) if self.config.mask_api_keys and isinstance(text, str) else text
+
+    async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
+        for span in batch.spans:
+            for name in ("input", "output"):
+                value, cut = self.cut(getattr(span, name))
+                if cut:
+                    span.flag(f"{name}_truncated")
+                setattr(span, name, self.clean(value))
+            span.status_message = self.clean(span.status_message)
+        for row in batch.requests:
+            for name in ("request_body", "response_body"):
+                if name not in row:
+                    continue
+                value, cut = self.cut(row[name])
+                if cut:
+                    row.setdefault("flags", []).append(f"{name}_truncated")
+                row[name] = self.clean(value)
+            if "error_message" in row:
+                row["error_message"] = self.clean(row["error_message"])
+        return batch
+
+
+factory = Factory(type="truncation", kind=Kind.PROCESSOR, config=Config, create=TruncationProcessor)
