@@ -40,17 +40,31 @@ def attributes(kvs: Any) -> dict[str, Any]:
 
 
 def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, Any]:
+    """Attributes as typed values, within the span limits (hot path: common types inlined)."""
     if len(kvs) > limits.max_attributes:
         flags.append(FLAG_ATTRIBUTES_DROPPED)
         kvs = kvs[: limits.max_attributes]
-    out = {}
-    cut = False
+    out: dict[str, Any] = {}
     max_len = limits.max_value_length
+    cut = False
     for kv in kvs:
-        value = any_value(kv.value)
-        if isinstance(value, (str, list)):
-            value, was_cut = cut_value(value, max_len)
-            cut = cut or was_cut
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            value = v.string_value
+            if len(value) > max_len:
+                value, cut = value[:max_len], True
+        elif which == "int_value":
+            value = v.int_value
+        elif which == "double_value":
+            value = v.double_value
+        elif which == "bool_value":
+            value = v.bool_value
+        else:
+            value = any_value(v)
+            if isinstance(value, list):
+                value, was_cut = cut_value(value, max_len)
+                cut = cut or was_cut
         out[kv.key] = value
     if cut:
         flags.append(FLAG_VALUE_TRUNCATED)
