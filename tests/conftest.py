@@ -24,6 +24,8 @@ receivers:
     endpoint: 127.0.0.1:{port}
 processors:
   auth:
+  genai:
+  cost:
 exporters:
   clickhouse:
     endpoint: chdb://{chdb}
@@ -32,7 +34,7 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [auth]
+      processors: [auth, genai, cost]
       exporters: [clickhouse]
 """
 

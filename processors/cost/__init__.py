@@ -1,0 +1,126 @@
+"""cost processor: prices llm and embedding spans from the price table (see README.md)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from typing import Any
+
+from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
+from spanlens_pipeline.errors import ConfigError
+from spanlens_pipeline.model import Batch, RequestContext, SpanRecord
+
+from .config import Config
+from .pricing import COST_SCALE, SERVICE_TIERS, PriceError, PriceTable, money, price_from_dict, read_file, shipped, tier_multiplier
+
+PRICED_TYPES = frozenset({"llm", "embedding"})
+FLAG_UNKNOWN_MODEL = "unknown_model"
+FLAG_INVALID_COST = "invalid_cost"
+SOURCE_COMPUTED, SOURCE_REPORTED = "computed", "reported"
+REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
+SERVICE_TIER_KEYS = ("gen_ai.response.service_tier", "gen_ai.request.service_tier",
+                     "gen_ai.openai.response.service_tier", "gen_ai.openai.request.service_tier")
+MAX_COST = Decimal(1_000_000)  # the cost columns hold less than a million dollars per span
+
+
+def load_table(config: Config) -> PriceTable:
+    """Shipped prices, then the imported file (if it exists), then the config's overrides."""
+    layers = [shipped()]
+    path = config.prices_file
+    if path and os.path.exists(path):
+        try:
+            with open(path, "rb") as f:
+                layers.append(read_file(f.read(), path))
+        except (OSError, PriceError) as exc:
+            raise ConfigError("processors::cost::prices_file", str(exc)) from None
+    layers.append([price_from_dict(o.row(), f"overrides[{i}]") for i, o in enumerate(config.overrides)])
+    return PriceTable(layers)
+
+
+def reported_cost(span: SpanRecord) -> Decimal | None:
+    """A cost the instrumentation reported (flagged and ignored if it is not a sane amount)."""
+    for key in REPORTED_COST_KEYS:
+        value = span.attributes.get(key)
+        if value is None:
+            continue
+        try:
+            d = money(value, key) if isinstance(value, (int, float, str)) else None
+        except PriceError:
+            d = None
+        if d is None or d >= MAX_COST:
+            span.flag(FLAG_INVALID_COST)
+            continue
+        return d.quantize(COST_SCALE)
+    return None
+
+
+def _day(ns: int | None) -> dt.date | None:
+    if not ns:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class CostProcessor(Processor):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.tiers = {**SERVICE_TIERS, **{k.lower(): money(v, k) for k, v in config.service_tiers.items()}}
+        self.table: PriceTable | None = None
+
+    async def start(self, host: Host) -> None:
+        self.table = load_table(self.config)
+        self.logger.info("%d model prices loaded", len(self.table))
+
+    async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
+        priced = [s for s in batch.spans if s.span_type in PRICED_TYPES]
+        for span in priced:
+            self.price(span)
+        if batch.requests and priced:
+            by_id = {(s.trace_id, s.span_id): s for s in priced}
+            for row in batch.requests:
+                span = by_id.get((row.get("trace_id"), row.get("span_id")))
+                if span is not None:
+                    row["cost_usd"] = span.cost_usd
+        return batch
+
+    def price(self, span: SpanRecord) -> None:
+        """Set the cost columns of one llm/embedding span."""
+        if span.reported_cost_usd is None:
+            span.reported_cost_usd = reported_cost(span)
+        computed = self.computed_cost(span)
+        reported = span.reported_cost_usd
+        if reported is not None and reported > 0:
+            span.cost_usd, span.cost_source = reported, SOURCE_REPORTED
+        elif computed is not None:
+            span.cost_usd, span.cost_source = computed, SOURCE_COMPUTED
+
+    def computed_cost(self, span: SpanRecord) -> Decimal | None:
+        """The cost from the price table; None (and a flag) when the model has no price."""
+        if span.input_tokens is None and span.output_tokens is None:
+            return None  # no usage reported: nothing to price
+        assert self.table is not None, "processor not started"
+        model = span.response_model or span.request_model
+        price = self.table.find(span.provider, model, _day(span.start_time)) if model else None
+        if price is None and span.response_model and span.request_model:
+            price = self.table.find(span.provider, span.request_model, _day(span.start_time))
+        if price is None:
+            span.flag(FLAG_UNKNOWN_MODEL)
+            return None
+        tier = _first_attr(span.attributes, SERVICE_TIER_KEYS)
+        return price.cost(span.input_tokens or 0, span.output_tokens or 0, span.cache_read_tokens or 0,
+                          span.cache_write_tokens or 0, tier_multiplier(tier, self.tiers))
+
+
+def _first_attr(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+factory = Factory(type="cost", kind=Kind.PROCESSOR, config=Config, create=CostProcessor)
