@@ -1,0 +1,120 @@
+"""Fixtures for the proxy tests: a stub upstream, ENCRYPTION_KEY, a running service with the proxy."""
+from __future__ import annotations
+
+import base64
+import os
+import time
+
+import pytest
+
+from spanlens_pipeline.component import Kind
+from spanlens_pipeline.extensions.keystore import KeyStore, crypto
+from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
+from spanlens_pipeline.receivers.proxy.providers import PROVIDERS
+from spanlens_pipeline.registry import Registry
+
+from ..support.running import RunningService, start_service
+from ..support.stub_upstream import StubUpstream
+
+ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
+AZURE_RESOURCE = "https://stub-resource.openai.azure.com"
+# Processors of the test pipeline: those of the full default chain that are installed.
+PROCESSORS = [p for p in ("auth", "genai", "cost", "truncation") if Registry.default().get(Kind.PROCESSOR, p)]
+
+
+def proxy_yaml(stub: StubUpstream, extra: str = "") -> str:
+    """A service with OTLP and the proxy on one port, every provider pointed at the stub."""
+    bases = "\n".join(f"      {name}:\n        api_base: {stub.url}/{name}{'/v1' if name == 'openai' else ''}"
+                      for name in PROVIDERS)
+    return f"""
+extensions:
+  keystore:
+    path: {{data}}/keystore.db
+    bootstrap_default_key: false
+receivers:
+  otlp:
+    endpoint: 127.0.0.1:{{port}}
+  proxy:
+    endpoint: 127.0.0.1:{{port}}
+{extra}    providers:
+{bases}
+processors:
+{chr(10).join(f'  {p}:' for p in PROCESSORS)}
+exporters:
+  clickhouse:
+    endpoint: chdb://{{chdb}}
+service:
+  extensions: [keystore]
+  pipelines:
+    traces:
+      receivers: [otlp, proxy]
+      processors: [{', '.join(PROCESSORS)}]
+      exporters: [clickhouse]
+"""
+
+
+@pytest.fixture(scope="session")
+def encryption_key():
+    mp = pytest.MonkeyPatch()
+    mp.setenv(crypto.ENV_VAR, ENCRYPTION_KEY)
+    yield crypto.parse_key(ENCRYPTION_KEY)
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def stub():
+    s = StubUpstream().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, chdb_path, stub, encryption_key) -> RunningService:
+    rs = start_service(proxy_yaml(stub), tmp_path_factory.mktemp("proxy"), chdb_path)
+    yield rs
+    rs.stop()
+
+
+def add_provider_key(rs: RunningService, raw_key: str, provider: str, secret: str | None = None,
+                     key: bytes | None = None) -> None:
+    """Register an encrypted provider key under a Spanlens key (as the CLI does)."""
+    store = KeyStore(rs.keystore_path)
+    try:
+        info = store.find_key(raw_key)
+        token = crypto.encrypt(key or crypto.key_from_env(), secret or f"sk-test-{provider}-0123456789abcdef")
+        ProviderKeys(store).add(info.id, provider, token,
+                                resource_url=AZURE_RESOURCE if provider == "azure" else None)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def key(proxy, project) -> str:
+    """A Spanlens key of the test's project with a key for every provider."""
+    raw = proxy.new_key(project)
+    for name in PROVIDERS:
+        add_provider_key(proxy, raw, name)
+    return raw
+
+
+def wait_rows(store, sql: str, params: dict, n: int = 1, timeout: float = 30) -> list[dict]:
+    """Poll until the query returns at least ``n`` rows (proxy logs are stored after the answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = store.query(sql, params)
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def request_row(store, request_id: str) -> dict:
+    rows = wait_rows(store, "SELECT * FROM spanlens.requests FINAL WHERE id = {id:String}", {"id": request_id})
+    assert rows, f"no request row for {request_id}"
+    return rows[0]
+
+
+def proxy_span(store, request_id: str) -> dict:
+    rows = wait_rows(store, "SELECT *, duration_ns FROM spanlens.spans FINAL WHERE request_id = {id:String}",
+                     {"id": request_id})
+    assert rows, f"no span for {request_id}"
+    return rows[0]
