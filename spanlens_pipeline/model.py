@@ -83,16 +83,40 @@ SPAN_COLUMNS: tuple[str, ...] = tuple(SpanRecord.__dataclass_fields__)
 
 
 @dataclass(slots=True)
+class TraceRecord:
+    """Trace-level facts from a native SDK ("create trace", "end trace"), for ``spanlens.trace_meta``.
+
+    Partial like ``SpanRecord``: ``None`` means "not known by this record". Metadata sent
+    at creation and at update are kept apart so the merge never depends on arrival order.
+    """
+
+    trace_id: str
+    project_id: str | None = None
+    organization_id: str | None = None
+    name: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    status: str | None = None
+    error_message: str | None = None
+    create_metadata: str | None = None
+    update_metadata: str | None = None
+
+
+TRACE_COLUMNS: tuple[str, ...] = tuple(TraceRecord.__dataclass_fields__)
+
+
+@dataclass(slots=True)
 class Batch:
     """Spans (and request-log rows for proxied calls) handed between components."""
 
     spans: list[SpanRecord] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    traces: list[TraceRecord] = field(default_factory=list)
     rejected: int = 0
     rejected_reason: str | None = None
 
     def __len__(self) -> int:
-        return len(self.spans) + len(self.requests)
+        return len(self.spans) + len(self.requests) + len(self.traces)
 
 
 @dataclass(slots=True, frozen=True)

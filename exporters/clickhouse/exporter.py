@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from spanlens_pipeline.component import Exporter, Host, Settings
-from spanlens_pipeline.model import SPAN_COLUMNS, Batch, RequestContext, SpanRecord
+from spanlens_pipeline.model import SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
 from spanlens_pipeline.store import Store
 
 from . import schema
@@ -17,6 +17,8 @@ from .writer import GroupWriter, Part
 
 _span_values = operator.attrgetter(*SPAN_COLUMNS)
 _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
+_trace_values = operator.attrgetter(*TRACE_COLUMNS)
+_TRACE_TIME_INDEXES = tuple(TRACE_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _OPTS = orjson.OPT_NON_STR_KEYS
 
 
@@ -32,10 +34,19 @@ def _default(value: Any) -> Any:
 
 def encode_spans(spans: list[SpanRecord]) -> bytes:
     """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as decimal strings of ns)."""
-    dumps, ts, te = orjson.dumps, _TIME_INDEXES[0], _TIME_INDEXES[1]
+    return _encode_compact(spans, _span_values, _TIME_INDEXES)
+
+
+def encode_traces(traces: list[TraceRecord]) -> bytes:
+    """JSONCompactEachRow rows in ``TRACE_COLUMNS`` order, like ``encode_spans``."""
+    return _encode_compact(traces, _trace_values, _TRACE_TIME_INDEXES)
+
+
+def _encode_compact(records: list, values: Any, time_indexes: tuple[int, ...]) -> bytes:
+    dumps, ts, te = orjson.dumps, time_indexes[0], time_indexes[1]
     lines = []
-    for span in spans:
-        row = list(_span_values(span))
+    for record in records:
+        row = list(values(record))
         if row[ts] is not None:
             row[ts] = str(row[ts])
         if row[te] is not None:
@@ -69,7 +80,8 @@ class ClickHouseExporter(Exporter):
             applied = schema.migrate(self.store, self.db)
             for m in applied:
                 self.logger.info("applied migration %04d_%s", m.version, m.name)
-        self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows)
+        self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows,
+                                  self.config.max_queued_rows)
         self.writer.start()
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
@@ -78,6 +90,9 @@ class ClickHouseExporter(Exporter):
         if batch.spans:
             parts.append(Part(f"{self.db}.spans", SPAN_COLUMNS, "JSONCompactEachRow",
                               encode_spans(batch.spans), len(batch.spans)))
+        if batch.traces:
+            parts.append(Part(f"{self.db}.trace_meta", TRACE_COLUMNS, "JSONCompactEachRow",
+                              encode_traces(batch.traces), len(batch.traces)))
         if batch.requests:
             parts.append(Part(f"{self.db}.requests", tuple(batch.requests[0]), "JSONEachRow",
                               encode_rows(batch.requests), len(batch.requests)))

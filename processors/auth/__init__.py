@@ -69,6 +69,9 @@ class AuthProcessor(Processor):
         for span in batch.spans:
             span.organization_id = org
             span.project_id = project
+        for trace in batch.traces:
+            trace.organization_id = org
+            trace.project_id = project
         for row in batch.requests:
             row["organization_id"] = org
             row["project_id"] = project

@@ -1,0 +1,73 @@
+"""parent_link processor: every span joins its trace's tree, whichever receiver sent it and
+in whatever order its parts arrive.
+
+- Ids from receivers other than OTLP (SDK UUIDs, proxy headers) are made canonical, so
+  OTLP, ingest and proxy spans of one trace share one id space.
+- A span naming itself as its parent loses that parent and is flagged.
+- A partial record that names only its span (an SDK "end span") is given the trace the
+  span is stored under; if the span is not known yet, it stays pending (see ``lookup``).
+
+Parents are never waited for: a child is stored at once and is linked by id at read time
+as soon as its parent row exists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
+from spanlens_pipeline.ids import canonical_id
+from spanlens_pipeline.model import SOURCE_INGEST, SOURCE_OTLP, Batch, RequestContext
+
+from .lookup import PENDING_TRACE, SpanIndex, clickhouse_of
+
+FLAG_SELF_PARENT = "parent_self_reference"
+FLAG_BAD_PARENT = "parent_id_invalid"
+
+
+@dataclass
+class Config:
+    exporter: str = "clickhouse"  # the ClickHouse exporter whose store is asked for a span's trace
+    remembered_spans: int = 100_000  # span → trace entries kept in memory
+
+
+class ParentLinkProcessor(Processor):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.index = SpanIndex(None, config.remembered_spans)
+
+    async def start(self, host: Host) -> None:
+        self.index.exporter = clickhouse_of(host, self.config.exporter)
+
+    async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
+        index = self.index
+        for span in batch.spans:
+            if span.source != SOURCE_OTLP:
+                _canonical_ids(span)
+            parent = span.parent_span_id
+            if parent is not None and parent == span.span_id:
+                span.parent_span_id = None
+                span.flag(FLAG_SELF_PARENT)
+            if span.source != SOURCE_INGEST:
+                continue
+            project = span.project_id or ""
+            if span.trace_id == PENDING_TRACE:
+                span.trace_id = await index.trace_of(project, span.span_id) or PENDING_TRACE
+            else:
+                index.remember(project, span.span_id, span.trace_id)
+        return batch
+
+
+def _canonical_ids(span) -> None:
+    span.span_id = canonical_id(span.span_id) or span.span_id
+    if span.trace_id != PENDING_TRACE:
+        span.trace_id = canonical_id(span.trace_id) or span.trace_id
+    if span.parent_span_id is not None:
+        parent = canonical_id(span.parent_span_id)
+        if parent is None:
+            span.flag(FLAG_BAD_PARENT)
+        span.parent_span_id = parent
+
+
+factory = Factory(type="parent_link", kind=Kind.PROCESSOR, config=Config, create=ParentLinkProcessor)

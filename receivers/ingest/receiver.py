@@ -1,0 +1,180 @@
+"""The native ingest receiver: create/end traces and spans as the Spanlens SDKs send them.
+
+Every call is accepted at once, in any order: a span for a trace not yet created, an end
+for a span not yet created, retries and duplicates all converge to the same rows. Calls
+for one span (or one trace) are serialised inside the process; across processes each
+side writes first and looks second, so one of them always sees the other.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from typing import Any, AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from spanlens_pipeline import metrics
+from spanlens_pipeline.component import Host, Receiver, Settings
+from spanlens_pipeline.errors import BadRequest
+from spanlens_pipeline.http import json_response, request_id_of
+from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
+from spanlens_pipeline.processors.parent_link.lookup import PENDING_TRACE, SpanIndex, clickhouse_of
+from spanlens_pipeline.receivers.otlp.body import read_body
+
+from . import validation as v
+from .config import Config
+
+_SPAN_STATUS = {"error": "error", "completed": "ok", "running": "unset"}
+
+
+class _KeyLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple, list] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple) -> AsyncIterator[None]:
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._locks[key]
+
+
+def _new_id() -> tuple[str, str]:
+    """A server-made id: (UUID form, canonical hex)."""
+    made = uuid.uuid4()
+    return str(made), made.hex
+
+
+def _created(data: dict[str, Any], replay: bool) -> Response:
+    return json_response({"success": True, "data": data}, status=200 if replay else 201)
+
+
+def _updated(data: dict[str, Any]) -> Response:
+    return json_response({"success": True, "data": data})
+
+
+class IngestReceiver(Receiver):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.index = SpanIndex(None)
+        self.locks = _KeyLocks()
+        self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
+
+    async def start(self, host: Host) -> None:
+        self.index.exporter = clickhouse_of(host, self.config.exporter)
+        http = host.http(self.config.endpoint)
+        http.add_route("/ingest/traces", self.create_trace, ["POST"])
+        http.add_route("/ingest/traces/{trace_id}", self.update_trace, ["PATCH"])
+        http.add_route("/ingest/traces/{trace_id}/spans", self.create_span, ["POST"])
+        http.add_route("/ingest/spans/{span_id}", self.update_span, ["PATCH"])
+
+    async def _begin(self, request: Request) -> tuple[RequestContext, dict[str, Any], str]:
+        """Authenticate, then read the JSON object body. Returns the project id too."""
+        ctx = RequestContext(headers=dict(request.headers), client=request.client.host if request.client else None,
+                             path=request.url.path, request_id=request_id_of(request), write=True)
+        await self.next.admit(ctx)
+        doc = v.parse_object(await read_body(request, self.config.max_request_body_size))
+        return ctx, doc, ctx.tenant.project_id if ctx.tenant else ""
+
+    async def _store(self, ctx: RequestContext, spans: list[SpanRecord] | None = None,
+                     traces: list[TraceRecord] | None = None) -> None:
+        await self.next.consume(Batch(spans=spans or [], traces=traces or []), ctx)
+        if spans:
+            self.accepted.inc(len(spans), receiver=self.id)
+
+    # -- traces -------------------------------------------------------------------------
+    async def create_trace(self, request: Request) -> Response:
+        ctx, doc, project = await self._begin(request)
+        name = v.name(doc)
+        given = v.optional_id(doc, "id", trace=True)
+        shown, trace_id = given or _new_id()
+        start = v.time_ns(doc, "started_at") or time.time_ns()
+        record = TraceRecord(trace_id, name=name, start_time=start, create_metadata=v.metadata(doc, self.config.max_metadata_size))
+        async with self.locks.hold((project, "trace", trace_id)):
+            seen = await self.index.created_trace(project, trace_id) if given else None
+            if seen is None:
+                await self._store(ctx, traces=[record])
+        return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
+
+    async def update_trace(self, request: Request) -> Response:
+        ctx, doc, _ = await self._begin(request)
+        raw_id = request.path_params["trace_id"]
+        record = TraceRecord(v.path_id(raw_id, "id", trace=True), status=v.status(doc),
+                             end_time=v.time_ns(doc, "ended_at"), error_message=v.text(doc, "error_message"),
+                             update_metadata=v.metadata(doc, self.config.max_metadata_size))
+        fields = {"status": record.status, "ended_at": doc.get("ended_at") if record.end_time else None,
+                  "error_message": record.error_message, "metadata": doc.get("metadata")}
+        if all(value is None for value in fields.values()):
+            raise BadRequest("No valid fields to update")
+        await self._store(ctx, traces=[record])
+        return _updated({"id": raw_id, **{k: val for k, val in fields.items() if val is not None}})
+
+    # -- spans --------------------------------------------------------------------------
+    async def create_span(self, request: Request) -> Response:
+        ctx, doc, project = await self._begin(request)
+        trace_id = v.path_id(request.path_params["trace_id"], "trace id", trace=True)
+        name = v.name(doc)
+        given = v.optional_id(doc, "id")
+        shown, span_id = given or _new_id()
+        parent = v.optional_id(doc, "parent_span_id")
+        start = v.time_ns(doc, "started_at") or time.time_ns()
+        record = SpanRecord(trace_id, span_id, parent_span_id=parent[1] if parent else None, name=name,
+                            span_type=v.span_type(doc), start_time=start, input=v.json_text(doc, "input"),
+                            metadata=v.metadata(doc, self.config.max_metadata_size),
+                            request_id=v.request_id(doc), source=SOURCE_INGEST)
+        async with self.locks.hold((project, "span", span_id)):
+            seen = await self.index.created_span(project, trace_id, span_id) if given else None
+            if seen is None:
+                await self._store(ctx, spans=[record])
+                self.index.remember(project, span_id, trace_id)
+                # An end that arrived first waits under the pending trace: bring it over.
+                waiting = await self.index.pending_end(project, span_id)
+                if waiting is not None:
+                    waiting.trace_id = trace_id
+                    await self._store(ctx, spans=[waiting])
+        return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
+
+    async def update_span(self, request: Request) -> Response:
+        ctx, doc, project = await self._begin(request)
+        raw_id = request.path_params["span_id"]
+        span_id = v.path_id(raw_id, "id", trace=False)
+        status = v.status(doc)
+        error_message = v.text(doc, "error_message")
+        cost = v.cost(doc, "cost_usd")
+        record = SpanRecord(
+            PENDING_TRACE, span_id, source=SOURCE_INGEST,
+            status_code=_SPAN_STATUS.get(status or ("error" if error_message else "")), status_message=error_message,
+            end_time=v.time_ns(doc, "ended_at"), output=v.json_text(doc, "output"),
+            metadata=v.metadata(doc, self.config.max_metadata_size),
+            input_tokens=v.count(doc, "prompt_tokens"), output_tokens=v.count(doc, "completion_tokens"),
+            total_tokens=v.count(doc, "total_tokens"), reported_cost_usd=cost,
+            cost_source="reported" if cost is not None else None, request_id=v.request_id(doc))
+        fields = {"status": status, "ended_at": doc.get("ended_at") if record.end_time else None,
+                  "output": doc.get("output") if record.output is not None else None,
+                  "error_message": error_message, "metadata": doc.get("metadata"),
+                  "prompt_tokens": record.input_tokens, "completion_tokens": record.output_tokens,
+                  "total_tokens": record.total_tokens, "cost_usd": doc.get("cost_usd") if cost is not None else None,
+                  "request_id": record.request_id}
+        if all(value is None for value in fields.values()) and record.output is None:
+            raise BadRequest("No valid fields to update")
+        async with self.locks.hold((project, "span", span_id)):
+            await self._store(ctx, spans=[record])
+            if record.trace_id == PENDING_TRACE:
+                # Stored as waiting; if the create landed meanwhile (another process), link now.
+                trace_id = await self.index.trace_of(project, span_id)
+                if trace_id is not None:
+                    await self._store(ctx, spans=[dataclasses.replace(record, trace_id=trace_id)])
+        return _updated({"id": raw_id, **{k: val for k, val in fields.items() if val is not None}})

@@ -1,0 +1,168 @@
+"""Reading and checking the JSON bodies of the ingest routes.
+
+Each helper reads one field and either returns its value in stored form or raises a
+typed 400 (``VALIDATION_FAILED`` naming the field). An empty string counts as absent.
+"""
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from spanlens_pipeline.errors import InvalidJsonBody, ValidationFailed
+from spanlens_pipeline.ids import canonical_id, uuid_form
+from spanlens_pipeline.model import SPAN_TYPES
+
+STATUSES = ("running", "completed", "error")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MAX_NS = 9_200_000_000_000_000_000  # DateTime64(9) ends in April 2262
+_MAX_COUNT = 2**63 - 1
+_MAX_COST = Decimal("999999")  # Decimal(18, 12) holds six integer digits
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={"field": field})
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object."""
+    if not raw.strip():
+        raise InvalidJsonBody("Request body is empty; send a JSON object")
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidJsonBody() from None
+    if not isinstance(doc, dict):
+        raise ValidationFailed("Request body must be a JSON object")
+    return doc
+
+
+def _value(doc: dict[str, Any], field: str) -> Any:
+    value = doc.get(field)
+    return None if value == "" else value
+
+
+def path_id(value: str, field: str, trace: bool) -> str:
+    """A trace id (UUID or 32 hex) or span id (UUID, 32 or 16 hex) from the URL, canonical."""
+    cid = canonical_id(value)
+    if cid is None or (trace and len(cid) != 32):
+        raise _fail(field, f"{field} must be a valid UUID")
+    return cid
+
+
+def name(doc: dict[str, Any]) -> str:
+    value = doc.get("name")
+    if not isinstance(value, str) or not value.strip():
+        raise _fail("name", "name is required")
+    return value.strip()
+
+
+def optional_id(doc: dict[str, Any], field: str, trace: bool = False) -> tuple[str, str] | None:
+    """``(as sent, canonical)`` for an optional id field."""
+    value = _value(doc, field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(field, f"{field} must be a valid UUID")
+    return value, path_id(value, field, trace)
+
+
+def request_id(doc: dict[str, Any]) -> str | None:
+    """A request-log id, in the lower-case UUID form the proxy logs it under."""
+    found = optional_id(doc, "request_id", trace=True)
+    return uuid_form(found[1]) if found else None
+
+
+def time_ns(doc: dict[str, Any], field: str) -> int | None:
+    value = _value(doc, field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(field, f"{field} must be a valid ISO date")
+    try:
+        dt = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail(field, f"{field} must be a valid ISO date") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    delta = dt - _EPOCH
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    if not 0 <= ns < _MAX_NS:
+        raise _fail(field, f"{field} must be a date between 1970 and 2262")
+    return ns
+
+
+def iso(ns: int) -> str:
+    """An ISO 8601 UTC timestamp (microseconds) for ``ns`` nanoseconds since the epoch."""
+    return (_EPOCH + datetime.timedelta(microseconds=ns // 1000)).isoformat()
+
+
+def status(doc: dict[str, Any]) -> str | None:
+    value = _value(doc, "status")
+    if value is None:
+        return None
+    if value not in STATUSES:
+        raise _fail("status", "Invalid status. Expected one of: running, completed, error.")
+    return value
+
+
+def span_type(doc: dict[str, Any]) -> str:
+    """The span type; an unknown value falls back to ``custom`` (as the SDKs expect)."""
+    value = doc.get("span_type")
+    return value if value in SPAN_TYPES else "custom"
+
+
+def text(doc: dict[str, Any], field: str) -> str | None:
+    value = _value(doc, field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _fail(field, f"{field} must be a string")
+    return value
+
+
+def json_text(doc: dict[str, Any], field: str) -> str | None:
+    """Any JSON value as text, when the field is present (an explicit null is kept)."""
+    if field not in doc:
+        return None
+    return orjson.dumps(doc[field]).decode()
+
+
+def metadata(doc: dict[str, Any], limit: int) -> str | None:
+    value = doc.get("metadata")
+    if value is None:
+        return None
+    if not isinstance(value, (dict, list)):
+        raise _fail("metadata", "metadata must be an object")
+    out = orjson.dumps(value)
+    if len(out) > limit:
+        raise _fail("metadata", f"metadata is larger than {limit} bytes")
+    return out.decode()
+
+
+def count(doc: dict[str, Any], field: str) -> int | None:
+    value = doc.get(field)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        raise _fail(field, f"{field} must be a non-negative integer")
+    return value
+
+
+def cost(doc: dict[str, Any], field: str) -> Decimal | None:
+    value = doc.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(field, f"{field} must be a number")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise _fail(field, f"{field} must be a number") from None
+    if not amount.is_finite() or not 0 <= amount <= _MAX_COST:
+        raise _fail(field, f"{field} must be between 0 and {_MAX_COST}")
+    return amount.quantize(Decimal("1e-12"))
