@@ -61,7 +61,7 @@ class RateLimitExtension(Extension):
                 f"SELECT organization_id, count() AS n FROM {self._exporter.db}.requests "
                 "WHERE created_at >= toDateTime(%(start)s, 'UTC') GROUP BY organization_id", {"start": start})
         except StoreError as exc:  # no requests table yet, or the store is down: keep counting in memory
-            self.logger.log(logging.DEBUG if "UNKNOWN_TABLE" in str(exc) else logging.WARNING,
+            self.logger.log(logging.DEBUG if "UNKNOWN_" in str(exc) else logging.WARNING,
                             "quota counts not read from the store: %s", exc)
             return
         self.limiter.merge_counts({r["organization_id"]: int(r["n"]) for r in rows}, start)

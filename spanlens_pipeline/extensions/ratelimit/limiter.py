@@ -63,6 +63,15 @@ def _remaining(tat: int, now: int, requests: int, window: int) -> int:
     return max(0, (window * NS - max(0, tat - now)) // (window * NS // requests))
 
 
+def _rescaled(tat: int, now: int, old: tuple[int, int], new: tuple[int, int]) -> int:
+    """A TAT kept under limit ``old`` (requests, window), expressed for limit ``new``: the
+    requests already counted stay counted when a limit changes."""
+    if old == new or tat <= now:
+        return tat
+    old_interval, new_interval = old[1] * NS // old[0], new[1] * NS // new[0]
+    return now + (tat - now) * new_interval // old_interval
+
+
 class Limiter:
     def __init__(self, config: Config, db: sqlite3.Connection | None = None,
                  mono: Callable[[], int] = time.monotonic_ns, wall: Callable[[], float] = time.time) -> None:
@@ -74,7 +83,7 @@ class Limiter:
         self.rules = RuleIndex(config.limits, [])
         self._default = Policy.of(config.default_plan, config.plans[config.default_plan], Organization())
         self._policies: dict[str, Policy] = {}
-        self.buckets: dict[tuple[str, ...], int] = {}  # customer-limit TATs
+        self.buckets: dict[tuple[str, ...], tuple[int, tuple[int, int]]] = {}  # (TAT, (requests, window))
         self.ceilings: dict[str, int] = {}  # platform-ceiling TATs per organization
         self.used: dict[str, int] = {}  # requests this UTC month per organization
         self.month_start = self.month_end = 0
@@ -129,10 +138,12 @@ class Limiter:
                 limit = self.rules.find(scope, tenant, end_user or "")
                 if limit is None:
                     continue
-                key = _bucket_key(scope, tenant, end_user)
-                new_tat, wait = _gcra(self.buckets.get(key, 0), now, limit.requests, limit.window)
+                key, rate = _bucket_key(scope, tenant, end_user), (limit.requests, limit.window)
+                tat, kept = self.buckets.get(key, (0, rate))
+                new_tat, wait = _gcra(_rescaled(tat, now, kept, rate), now, *rate)
                 if wait:
-                    self._deny_customer(limit, end_user, self.buckets[key], now, wall, wait)
+                    self._deny_customer(limit, end_user, new_tat - limit.window * NS // limit.requests,
+                                        now, wall, wait)
                 hits.append((key, new_tat, limit))
             ceiling = policy.plan.ceiling_per_minute
             ceiling_tat, over = 0, False
@@ -142,7 +153,7 @@ class Limiter:
             self.used[org] = used + 1
             best: tuple[int, int, dict[str, str]] | None = None
             for order, (key, new_tat, limit) in enumerate(hits):
-                self.buckets[key] = new_tat
+                self.buckets[key] = (new_tat, (limit.requests, limit.window))
                 remaining = _remaining(new_tat, now, limit.requests, limit.window)
                 if best is None or remaining < best[0]:
                     best = (remaining, order, _described(limit.scope, limit.requests, remaining,
@@ -209,12 +220,13 @@ class Limiter:
         with self._lock:
             now = self.mono()
             dropped = 0
-            for table in (self.buckets, self.ceilings):
-                idle = [k for k, tat in table.items() if tat <= now]
-                for k in idle:
-                    del table[k]
-                dropped += len(idle)
-            return dropped
+            idle = [k for k, (tat, _) in self.buckets.items() if tat <= now]
+            idle_orgs = [k for k, tat in self.ceilings.items() if tat <= now]
+            for k in idle:
+                del self.buckets[k]
+            for k in idle_orgs:
+                del self.ceilings[k]
+            return len(idle) + len(idle_orgs)
 
     def merge_counts(self, counts: dict[str, int], month_start: int) -> None:
         """Raise this month's counts to those seen in the store (other replicas' calls)."""
