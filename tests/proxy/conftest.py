@@ -118,3 +118,14 @@ def proxy_span(store, request_id: str) -> dict:
                      {"id": request_id})
     assert rows, f"no span for {request_id}"
     return rows[0]
+
+
+def expected_cost(provider: str, model: str, input_tokens: int, output_tokens: int, cache_read: int = 0,
+                  cache_write: int = 0):
+    """The cost the shipped price table gives these counts (what the cost processor must store)."""
+    from spanlens_pipeline.processors.cost import load_table
+    from spanlens_pipeline.processors.cost.config import Config
+
+    price = load_table(Config()).find(provider, model)
+    assert price is not None, f"no shipped price for {provider}/{model}"
+    return price.cost(input_tokens, output_tokens, cache_read, cache_write)

@@ -5,7 +5,7 @@ import openai
 import pytest
 
 from ..support.stub_upstream import EMBEDDING_USAGE, LEAKED_KEY, OPENAI_USAGE
-from .conftest import proxy_span, request_row
+from .conftest import expected_cost, proxy_span, request_row
 
 
 @pytest.fixture
@@ -35,6 +35,8 @@ def test_chat_completion_logs_exact_usage(client, stub, store):
     assert span["attributes"]["gen_ai.response.service_tier"] == "default"
     assert span["trace_id"] == row["trace_id"] and span["span_id"] == row["span_id"]
     assert span["parent_span_id"] is None
+    cost = expected_cost("openai", "gpt-4o-mini", 1200, 300, cache_read=1000)
+    assert cost > 0 and span["cost_usd"] == cost and row["cost_usd"] == cost
 
 
 def test_stream_injects_usage_option_and_rebuilds_text(client, stub, store):
