@@ -25,6 +25,8 @@ class Config:
     password: str = ""
     create_schema: bool = True
     max_batch_rows: int = 100_000
+    # Rows waiting for the store at most; past it new requests get a retryable 503 (back-pressure).
+    max_queued_rows: int = 500_000
     timeout: Millis = Millis(30000)
     settings: dict[str, str] = field(default_factory=dict)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
@@ -36,3 +38,5 @@ class Config:
             raise ConfigError(f"{path}::database", "must be a plain identifier")
         if self.max_batch_rows < 1:
             raise ConfigError(f"{path}::max_batch_rows", "must be at least 1")
+        if self.max_queued_rows < self.max_batch_rows:
+            raise ConfigError(f"{path}::max_queued_rows", "must be at least max_batch_rows")

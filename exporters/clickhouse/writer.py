@@ -44,10 +44,12 @@ class _Ticket:
 
 
 class GroupWriter:
-    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int) -> None:
+    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000) -> None:
         self.store = store
         self.retry = retry
         self.max_batch_rows = max_batch_rows
+        self.max_queued_rows = max_queued_rows
+        self.queued_rows = 0
         self._queue: deque[_Ticket] = deque()
         self._wake = asyncio.Event()
         self._closing = False
@@ -66,9 +68,16 @@ class GroupWriter:
         if not parts:
             return
         ticket = _Ticket(parts, asyncio.get_running_loop().create_future())
+        if self.queued_rows and self.queued_rows + ticket.rows > self.max_queued_rows:
+            # Back-pressure: the store is behind; the client retries later (OTLP treats 503 as retryable).
+            raise StoreUnavailable("The store is behind; retry later", headers={"Retry-After": "1"})
+        self.queued_rows += ticket.rows
         self._queue.append(ticket)
         self._wake.set()
-        await ticket.future
+        try:
+            await ticket.future
+        finally:
+            self.queued_rows -= ticket.rows
 
     async def close(self) -> None:
         """Stop taking writes, store everything queued, stop the task."""
