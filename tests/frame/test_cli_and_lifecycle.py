@@ -124,3 +124,23 @@ def test_validate_and_migrate_commands(tmp_path):
     assert first.returncode == 0 and "applied 0001_spans" in first.stdout
     again = run_cli("migrate", env=env)
     assert again.returncode == 0 and "applied" not in again.stdout and "up to date" in again.stdout
+
+
+def test_kill_9_after_the_answer_loses_nothing(running):
+    proc, url, env = running
+    proc.stdout.readline()
+    key = proc.stdout.readline().strip()
+    traces = []
+    with httpx.Client(timeout=30) as c:
+        for _ in range(20):
+            trace = os.urandom(16)
+            r = c.post(url + "/v1/traces", content=pb_request([pb_span(trace) for _ in range(25)]),
+                       headers={**PB, "authorization": f"Bearer {key}"})
+            assert r.status_code == 200
+            traces.append(trace.hex())
+    proc.kill()  # SIGKILL: no shutdown code runs
+    proc.wait(30)
+    ids = "','".join(traces)
+    out = run_cli("sql", f"SELECT count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{ids}')", env=env)
+    assert out.returncode == 0, out.stderr
+    assert orjson.loads(out.stdout.splitlines()[0])["n"] == 20 * 25
