@@ -20,34 +20,41 @@ ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
 AZURE_RESOURCE = "https://stub-resource.openai.azure.com"
 # Processors of the test pipeline: those of the full default chain that are installed.
 PROCESSORS = [p for p in ("auth", "genai", "cost", "truncation") if Registry.default().get(Kind.PROCESSOR, p)]
+RECEIVERS = [r for r in ("otlp", "ingest", "proxy") if Registry.default().get(Kind.RECEIVER, r)]
 
 
-def proxy_yaml(stub: StubUpstream, extra: str = "") -> str:
-    """A service with OTLP and the proxy on one port, every provider pointed at the stub."""
-    bases = "\n".join(f"      {name}:\n        api_base: {stub.url}/{name}{'/v1' if name == 'openai' else ''}"
-                      for name in PROVIDERS)
+def proxy_yaml(stub: StubUpstream, extra: str = "", bases: dict[str, str] | None = None,
+               extensions: str = "") -> str:
+    """A service with the proxy (and OTLP, ingest) on one port, every provider pointed at the stub.
+
+    ``extra`` adds proxy settings (indented 4), ``bases`` overrides provider bases,
+    ``extensions`` adds extension definitions (indented 2).
+    """
+    bases = {name: f"{stub.url}/{name}{'/v1' if name == 'openai' else ''}" for name in PROVIDERS} | (bases or {})
+    base_yaml = "\n".join(f"      {name}:\n        api_base: {url}" for name, url in bases.items())
+    others = "".join(f"  {r}:\n    endpoint: 127.0.0.1:{{port}}\n" for r in RECEIVERS if r != "proxy")
+    ext_ids = ["keystore"] + [line.strip().rstrip(":") for line in extensions.splitlines()
+                              if line.startswith("  ") and not line.startswith("   ") and line.strip()]
     return f"""
 extensions:
   keystore:
     path: {{data}}/keystore.db
     bootstrap_default_key: false
-receivers:
-  otlp:
-    endpoint: 127.0.0.1:{{port}}
-  proxy:
+{extensions}receivers:
+{others}  proxy:
     endpoint: 127.0.0.1:{{port}}
 {extra}    providers:
-{bases}
+{base_yaml}
 processors:
 {chr(10).join(f'  {p}:' for p in PROCESSORS)}
 exporters:
   clickhouse:
     endpoint: chdb://{{chdb}}
 service:
-  extensions: [keystore]
+  extensions: [{', '.join(ext_ids)}]
   pipelines:
     traces:
-      receivers: [otlp, proxy]
+      receivers: [{', '.join(RECEIVERS)}]
       processors: [{', '.join(PROCESSORS)}]
       exporters: [clickhouse]
 """

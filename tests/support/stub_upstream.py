@@ -136,7 +136,10 @@ def _words(n: int) -> list[str]:
 
 
 def _route(provider: str, path: str, query: dict[str, str], rec: Recorded, n: int) -> tuple[str, list[bytes]]:
-    req = json.loads(rec.body) if rec.body else {}
+    try:
+        req = json.loads(rec.body) if rec.body else {}
+    except ValueError:  # a non-JSON body is answered like an empty one
+        req = {}
     model = req.get("model", "stub-model") if isinstance(req, dict) else "stub-model"
     if path.endswith("/chat/completions"):
         return _chat(provider, req, model, n)
