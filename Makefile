@@ -16,7 +16,11 @@ venv: $(BIN)/spanlens-pipeline
 run: venv
 	$(BIN)/spanlens-pipeline run --config $(CONFIG)
 
-test: venv
+tests/node/node_modules: tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund
+	touch $@
+
+test: venv tests/node/node_modules
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv
