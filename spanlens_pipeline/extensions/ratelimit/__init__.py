@@ -58,7 +58,7 @@ class RateLimitExtension(Extension):
         start = self.limiter.month_start
         try:
             rows = self._exporter.open_store().query(
-                f"SELECT organization_id, count() AS n FROM {self._exporter.db}.requests "
+                f"SELECT organization_id, count() AS n FROM {self._exporter.db}.requests FINAL "
                 "WHERE created_at >= toDateTime(%(start)s, 'UTC') GROUP BY organization_id", {"start": start})
         except StoreError as exc:  # no requests table yet, or the store is down: keep counting in memory
             self.logger.log(logging.DEBUG if "UNKNOWN_" in str(exc) else logging.WARNING,
