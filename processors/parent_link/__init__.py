@@ -49,13 +49,10 @@ class ParentLinkProcessor(Processor):
             if parent is not None and parent == span.span_id:
                 span.parent_span_id = None
                 span.flag(FLAG_SELF_PARENT)
-            if span.source != SOURCE_INGEST:
-                continue
-            project = span.project_id or ""
             if span.trace_id == PENDING_TRACE:
-                span.trace_id = await index.trace_of(project, span.span_id) or PENDING_TRACE
-            else:
-                index.remember(project, span.span_id, span.trace_id)
+                span.trace_id = await index.trace_of(span.project_id or "", span.span_id) or PENDING_TRACE
+            elif span.source == SOURCE_INGEST:
+                index.remember(span.project_id or "", span.span_id, span.trace_id)
         return batch
 
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from typing import Any
 
 from spanlens_pipeline.component import Host
-from spanlens_pipeline.model import SOURCE_INGEST, SpanRecord
+from spanlens_pipeline.model import SpanRecord
 
 PENDING_TRACE = ""
 
@@ -88,7 +88,7 @@ class SpanIndex:
             "AND span_id = %(s)s", p=project, s=span_id)
         if not rows:
             return None
-        return SpanRecord(trace_id=PENDING_TRACE, span_id=span_id, source=SOURCE_INGEST, **rows[0])
+        return SpanRecord(trace_id=PENDING_TRACE, span_id=span_id, **rows[0])
 
 
 def _created(rows: list[dict[str, Any]]) -> int | None:

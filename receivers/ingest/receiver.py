@@ -155,7 +155,7 @@ class IngestReceiver(Receiver):
         error_message = v.text(doc, "error_message")
         cost = v.cost(doc, "cost_usd")
         record = SpanRecord(
-            PENDING_TRACE, span_id, source=SOURCE_INGEST,
+            PENDING_TRACE, span_id,
             status_code=_SPAN_STATUS.get(status or ("error" if error_message else "")), status_message=error_message,
             end_time=v.time_ns(doc, "ended_at"), output=v.json_text(doc, "output"),
             metadata=v.metadata(doc, self.config.max_metadata_size),
