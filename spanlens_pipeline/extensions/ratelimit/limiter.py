@@ -129,49 +129,29 @@ class Limiter:
             policy = self.policy(org)
             used = self.used.get(org, 0)
             if policy.cap is not None and used >= policy.cap:
-                self._deny_quota(tenant, policy, used, wall)
-            # Customer limits: evaluate all, first denial wins, then commit all.
-            hits = []
-            for scope in SCOPES:
-                if scope == "end_user" and not end_user:
-                    continue
-                limit = self.rules.find(scope, tenant, end_user or "")
-                if limit is None:
-                    continue
-                key, rate = _bucket_key(scope, tenant, end_user), (limit.requests, limit.window)
-                tat, kept = self.buckets.get(key, (0, rate))
-                new_tat, wait = _gcra(_rescaled(tat, now, kept, rate), now, *rate)
-                if wait:
-                    self._deny_customer(limit, end_user, new_tat - limit.window * NS // limit.requests,
-                                        now, wall, wait)
-                hits.append((key, new_tat, limit))
-            ceiling = policy.plan.ceiling_per_minute
-            ceiling_tat, over = 0, False
-            if ceiling:
-                ceiling_tat, over = _gcra(self.ceilings.get(org, 0), now, ceiling, CEILING_WINDOW)
-            # Admitted: count it everywhere.
+                self._deny_quota(policy, used, wall)
+            hits = self._customer_limits(tenant, end_user, now, wall)
+            # Admitted: count it in every layer.
             self.used[org] = used + 1
-            best: tuple[int, int, dict[str, str]] | None = None
-            for order, (key, new_tat, limit) in enumerate(hits):
-                self.buckets[key] = (new_tat, (limit.requests, limit.window))
-                remaining = _remaining(new_tat, now, limit.requests, limit.window)
-                if best is None or remaining < best[0]:
-                    best = (remaining, order, _described(limit.scope, limit.requests, remaining,
-                                                         _reset(new_tat, now, wall), limit.window))
-            if policy.cap is not None:
-                remaining = policy.cap - used - 1
-                if best is None or remaining < best[0]:
-                    best = (remaining, 9, self._described_quota(policy, remaining))
-            if ceiling and not over:
-                self.ceilings[org] = ceiling_tat
-            if best is not None:
-                headers = best[2]
-            elif ceiling:
+            ceiling, over = policy.plan.ceiling_per_minute, 0
+            if ceiling:
+                tat, over = _gcra(self.ceilings.get(org, 0), now, ceiling, CEILING_WINDOW)
+                if not over:
+                    self.ceilings[org] = tat
+            # The X-RateLimit-* headers describe the limit with the fewest calls left.
+            best: tuple | None = None
+            for key, tat, limit in hits:
+                self.buckets[key] = (tat, (limit.requests, limit.window))
+                remaining = _remaining(tat, now, limit.requests, limit.window)
+                if best is None or remaining < best[1]:
+                    best = (limit.scope, remaining, limit.requests, _reset(tat, now, wall), limit.window)
+            if policy.cap is not None and (best is None or policy.cap - used - 1 < best[1]):
+                best = ("quota", policy.cap - used - 1, policy.cap, self.month_end, self.month_end - self.month_start)
+            if best is None and ceiling:
                 tat = self.ceilings.get(org, 0)
-                headers = _described("platform", ceiling, _remaining(tat, now, ceiling, CEILING_WINDOW),
-                                     _reset(tat, now, wall), CEILING_WINDOW)
-            else:
-                headers = {}
+                best = ("platform", _remaining(tat, now, ceiling, CEILING_WINDOW), ceiling, _reset(tat, now, wall),
+                        CEILING_WINDOW)
+            headers = _described(*best) if best else {}
             if over:
                 headers["X-Spanlens-RateLimit-Overage"] = "true"
                 overage_total.inc(kind="platform")
@@ -180,8 +160,23 @@ class Limiter:
                 overage_total.inc(kind="quota")
             return headers
 
-    def _described_quota(self, policy: Policy, remaining: int) -> dict[str, str]:
-        return _described("quota", policy.cap or 0, remaining, self.month_end, self.month_end - self.month_start)
+    def _customer_limits(self, tenant: Tenant, end_user: str | None, now: int,
+                         wall: float) -> list[tuple[tuple[str, ...], int, Limit]]:
+        """(bucket, TAT after this call, limit) of each applicable limit; raises on the first denial."""
+        hits = []
+        for scope in SCOPES:
+            if scope == "end_user" and not end_user:
+                continue
+            limit = self.rules.find(scope, tenant, end_user or "")
+            if limit is None:
+                continue
+            key, rate = _bucket_key(scope, tenant, end_user), (limit.requests, limit.window)
+            tat, kept = self.buckets.get(key, (0, rate))
+            new_tat, wait = _gcra(_rescaled(tat, now, kept, rate), now, *rate)
+            if wait:
+                self._deny_customer(limit, end_user, new_tat - limit.window * NS // limit.requests, now, wall, wait)
+            hits.append((key, new_tat, limit))
+        return hits
 
     def _deny_customer(self, limit: Limit, end_user: str | None, tat: int, now: int, wall: float,
                        wait: int) -> None:
@@ -190,13 +185,13 @@ class Limiter:
                    "window_seconds": limit.window}
         if limit.scope == "end_user":
             details["end_user_id"] = end_user
-        headers = _described(limit.scope, limit.requests, 0, _reset(tat, now, wall), limit.window)
+        headers = _described(limit.scope, 0, limit.requests, _reset(tat, now, wall), limit.window)
         headers["Retry-After"] = str(min(limit.window, max(1, math.ceil(wait / NS))))
         headers["X-Spanlens-RateLimit-Scope"] = limit.scope
         raise RateLimited(f"Customer-configured rate limit exceeded ({limit.scope}): "
                           f"{limit.requests} requests per {limit.window}s.", details=details, headers=headers)
 
-    def _deny_quota(self, tenant: Tenant, policy: Policy, used: int, wall: float) -> None:
+    def _deny_quota(self, policy: Policy, used: int, wall: float) -> None:
         limit = policy.plan.monthly_requests
         if policy.allow_overage:
             reason = "hard_cap"
@@ -209,7 +204,7 @@ class Limiter:
         rejected_total.inc(source="quota", scope=reason)
         details = {"source": "quota", "reason": reason, "plan": policy.plan_name, "used": used, "limit": limit,
                    "hard_cap": policy.cap if policy.allow_overage else None, "upgrade_url": self.config.upgrade_url}
-        headers = self._described_quota(policy, 0)
+        headers = _described("quota", 0, policy.cap or 0, self.month_end, self.month_end - self.month_start)
         headers["Retry-After"] = str(max(1, math.ceil(self.month_end - wall)))
         headers["X-Spanlens-RateLimit-Scope"] = "quota"
         raise RateLimited(message, details=details, headers=headers)
@@ -251,6 +246,6 @@ def _reset(tat: int, now: int, wall: float) -> int:
     return math.ceil(wall + max(0, tat - now) / NS)
 
 
-def _described(scope: str, limit: int, remaining: int, reset: int, window: int) -> dict[str, str]:
+def _described(scope: str, remaining: int, limit: int, reset: int, window: int) -> dict[str, str]:
     return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, remaining)),
             "X-RateLimit-Reset": str(reset), "X-RateLimit-Window": str(window), "X-RateLimit-Scope": scope}
