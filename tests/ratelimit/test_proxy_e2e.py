@@ -17,10 +17,7 @@ MSG = [{"role": "user", "content": "hi"}]
 
 def service_with_limits(service_factory, stub, settings: str):
     """The proxy test service with the ratelimit extension (``settings`` indented under it) wired in."""
-    text = proxy_yaml(stub, "    ratelimit: ratelimit\n")
-    text = text.replace("extensions:\n  keystore:", f"extensions:\n  ratelimit:\n{settings}  keystore:", 1)
-    text = text.replace("extensions: [keystore]", "extensions: [keystore, ratelimit]")
-    return service_factory(text)
+    return service_factory(proxy_yaml(stub, "    ratelimit: ratelimit\n", extensions="  ratelimit:\n" + settings))
 
 
 def client_for(rs, project: str, max_retries: int = 0, cls=openai.OpenAI):
