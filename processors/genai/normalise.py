@@ -22,7 +22,8 @@ FLAG_INVALID_USAGE = "invalid_usage"
 MAX_TOKENS = 10**10  # no single call uses ten billion tokens: larger counts are garbage
 
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
-REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model", "ai.model.id", "model", "llm.model_name")
+REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model", "ai.model.id", "model", "embedding.model_name")
+# OpenInference's llm.model_name is the model that answered (its request model hides in a JSON blob).
 RESPONSE_MODEL_KEYS = ("gen_ai.response.model", "llm.response.model", "ai.response.model", "llm.model_name")
 
 # Input-token names whose count follows the provider's own API (net of cache for Anthropic).
@@ -147,6 +148,8 @@ def _span_type(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
         return REQUEST_TYPES[kind.lower()]
     if any(attrs.get(k) is not None for k in TOOL_KEYS):
         return "tool", "execute_tool"
+    if attrs.get("embedding.model_name") is not None:
+        return "embedding", "embeddings"
     if any(attrs.get(k) is not None for k in REQUEST_MODEL_KEYS) or any(
             attrs.get(k) is not None for k in RESPONSE_MODEL_KEYS):
         return "llm", None
