@@ -11,7 +11,8 @@ from spanlens_pipeline.errors import ConfigError
 from spanlens_pipeline.model import Batch, RequestContext, SpanRecord
 
 from .config import Config
-from .pricing import COST_SCALE, SERVICE_TIERS, PriceError, PriceTable, money, price_from_dict, read_file, shipped, tier_multiplier
+from .pricing import (COST_SCALE, SERVICE_TIERS, Price, PriceError, PriceTable, money, price_from_dict, read_file,
+                      shipped, tier_multiplier)
 
 PRICED_TYPES = frozenset({"llm", "embedding"})
 FLAG_UNKNOWN_MODEL = "unknown_model"
@@ -54,13 +55,16 @@ def reported_cost(span: SpanRecord) -> Decimal | None:
     return None
 
 
-def _day(ns: int | None) -> dt.date | None:
-    if not ns:
+_NS_PER_DAY = 86_400 * 10**9
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+_CACHE_SIZE = 10_000
+
+
+def _day_number(ns: int | None) -> int | None:
+    """Days since the Unix epoch of a span start (None when unknown or absurd)."""
+    if not ns or ns < 0 or ns >= 2**62:
         return None
-    try:
-        return dt.datetime.fromtimestamp(ns / 1e9, dt.timezone.utc).date()
-    except (OverflowError, OSError, ValueError):
-        return None
+    return ns // _NS_PER_DAY
 
 
 class CostProcessor(Processor):
@@ -70,6 +74,7 @@ class CostProcessor(Processor):
         super().__init__(settings, config)
         self.tiers = {**SERVICE_TIERS, **{k.lower(): money(v, k) for k, v in config.service_tiers.items()}}
         self.table: PriceTable | None = None
+        self._found: dict[tuple[str | None, str, int | None], Price | None] = {}
 
     async def start(self, host: Host) -> None:
         self.table = load_table(self.config)
@@ -102,17 +107,32 @@ class CostProcessor(Processor):
         """The cost from the price table; None (and a flag) when the model has no price."""
         if span.input_tokens is None and span.output_tokens is None:
             return None  # no usage reported: nothing to price
-        assert self.table is not None, "processor not started"
+        day = _day_number(span.start_time)
         model = span.response_model or span.request_model
-        price = self.table.find(span.provider, model, _day(span.start_time)) if model else None
+        price = self.find(span.provider, model, day) if model else None
         if price is None and span.response_model and span.request_model:
-            price = self.table.find(span.provider, span.request_model, _day(span.start_time))
+            price = self.find(span.provider, span.request_model, day)
         if price is None:
             span.flag(FLAG_UNKNOWN_MODEL)
             return None
         tier = _first_attr(span.attributes, SERVICE_TIER_KEYS)
         return price.cost(span.input_tokens or 0, span.output_tokens or 0, span.cache_read_tokens or 0,
                           span.cache_write_tokens or 0, tier_multiplier(tier, self.tiers))
+
+
+    def find(self, provider: str | None, model: str, day: int | None) -> Price | None:
+        """``PriceTable.find`` through a small cache (lookups repeat: few models, one day)."""
+        key = (provider, model, day)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        assert self.table is not None, "processor not started"
+        price = self.table.find(provider, model, None if day is None else dt.date.fromordinal(_EPOCH + day))
+        if len(self._found) >= _CACHE_SIZE:
+            self._found.clear()
+        self._found[key] = price
+        return price
 
 
 def _first_attr(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:

@@ -26,6 +26,11 @@ _INDEXED_PREFIXES = tuple(_INDEXED)
 
 _PLAIN_INPUT = ("gen_ai.prompt", "input.value", "traceloop.entity.input", "gen_ai.tool.call.arguments")
 _PLAIN_OUTPUT = ("gen_ai.completion", "output.value", "traceloop.entity.output", "gen_ai.tool.call.result")
+# Any of these present means the span may carry messages (indexed forms are probed at index 0).
+MESSAGE_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+                *_PLAIN_INPUT, *_PLAIN_OUTPUT,
+                *(f"{prefix}0.{'message.' if wrapped else ''}{leaf}"
+                  for prefix, (_, wrapped) in _INDEXED.items() for leaf in ("role", "content")))
 
 
 def _text(value: Any) -> str | None:

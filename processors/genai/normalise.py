@@ -15,7 +15,7 @@ from typing import Any
 from spanlens_pipeline.model import SPAN_TYPES, SpanRecord
 from spanlens_pipeline.semconv import OPERATION_SPAN_TYPE
 
-from .messages import extract
+from .messages import MESSAGE_KEYS, extract
 from .providers import canonical_provider
 
 FLAG_INVALID_USAGE = "invalid_usage"
@@ -64,10 +64,27 @@ REQUEST_TYPES = {"chat": ("llm", "chat"), "completion": ("llm", "text_completion
 EXTRA_OPERATIONS = {"completion": "llm", "generate": "llm", "embedding": "embedding", "rerank": "retrieval"}
 TOOL_KEYS = ("gen_ai.tool.name", "gen_ai.tool.call.id", "gen_ai.tool.call.arguments", "tool.name")
 
+# Field → attribute names, most preferred first ("tool" and "messages" only say "present").
+FIELD_KEYS = {
+    "provider": PROVIDER_KEYS, "request_model": REQUEST_MODEL_KEYS, "response_model": RESPONSE_MODEL_KEYS,
+    "session_id": SESSION_KEYS, "user_id": USER_KEYS,
+    "input_tokens": INPUT_KEYS, "output_tokens": OUTPUT_KEYS, "total_tokens": TOTAL_KEYS,
+    "cache_read_tokens": CACHE_READ_KEYS, "cache_write_tokens": CACHE_WRITE_KEYS, "reasoning_tokens": REASONING_KEYS,
+    "tool": TOOL_KEYS, "messages": MESSAGE_KEYS,
+}
+_RANKS: dict[str, tuple[tuple[str, int], ...]] = {}
+for _field, _keys in FIELD_KEYS.items():
+    for _rank, _key in enumerate(_keys):
+        _RANKS[_key] = _RANKS.get(_key, ()) + ((_field, _rank),)
+_KNOWN = frozenset(_RANKS)
+_TEXT_FIELDS = ("request_model", "response_model", "session_id", "user_id")
+_USAGE_FIELDS = frozenset({"input_tokens", "output_tokens", "total_tokens", "cache_read_tokens",
+                           "cache_write_tokens", "reasoning_tokens"})
 
-def _first_str(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+
+def _first_str(attrs: dict[str, Any], keys: list[str]) -> str | None:
     for key in keys:
-        value = attrs.get(key)
+        value = attrs[key]
         if isinstance(value, str):
             value = value.strip()
             if value:
@@ -97,10 +114,10 @@ def token_count(value: Any) -> int | None:
     return n if 0 <= n <= MAX_TOKENS else None
 
 
-def _tokens(attrs: dict[str, Any], keys: tuple[str, ...], span: SpanRecord) -> tuple[int | None, str | None]:
+def _tokens(attrs: dict[str, Any], keys: list[str] | None, span: SpanRecord) -> tuple[int | None, str | None]:
     """The first valid count among ``keys`` and the key it came from; invalid values flag the span."""
-    for key in keys:
-        value = attrs.get(key)
+    for key in keys or ():
+        value = attrs[key]
         if value is None:
             continue
         n = token_count(value)
@@ -129,7 +146,19 @@ def gross_input(n: int, key: str | None, provider: str | None, model: str | None
     return n
 
 
-def _span_type(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
+def _index(attrs: dict[str, Any]) -> dict[str, list[str]]:
+    """The known attribute names present in ``attrs``, by field, most preferred first.
+
+    One pass over the span's keys instead of probing every alias of every field.
+    """
+    found: dict[str, list[tuple[int, str]]] = {}
+    for key in _KNOWN.intersection(attrs):
+        for field, rank in _RANKS[key]:
+            found.setdefault(field, []).append((rank, key))
+    return {f: [k for _, k in sorted(v)] if len(v) > 1 else [v[0][1]] for f, v in found.items()}
+
+
+def _span_type(attrs: dict[str, Any], idx: dict[str, list[str]]) -> tuple[str | None, str | None]:
     """(span_type, operation) by the ordered rules; (None, None) when no rule applies."""
     explicit = attrs.get(SPAN_TYPE_KEY)
     if isinstance(explicit, str) and explicit.lower() in SPAN_TYPES:
@@ -146,12 +175,11 @@ def _span_type(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
     kind = attrs.get("llm.request.type")
     if isinstance(kind, str) and kind.lower() in REQUEST_TYPES:
         return REQUEST_TYPES[kind.lower()]
-    if any(attrs.get(k) is not None for k in TOOL_KEYS):
+    if "tool" in idx:
         return "tool", "execute_tool"
-    if attrs.get("embedding.model_name") is not None:
+    if "embedding.model_name" in attrs:
         return "embedding", "embeddings"
-    if any(attrs.get(k) is not None for k in REQUEST_MODEL_KEYS) or any(
-            attrs.get(k) is not None for k in RESPONSE_MODEL_KEYS):
+    if "request_model" in idx or "response_model" in idx:
         return "llm", None
     return None, None
 
@@ -159,27 +187,25 @@ def _span_type(attrs: dict[str, Any]) -> tuple[str | None, str | None]:
 def normalise(span: SpanRecord, messages: bool = True) -> None:
     """Fill the typed gen_ai columns of ``span`` from its attributes (in place)."""
     attrs = span.attributes
-    span_type, operation = _span_type(attrs)
+    idx = _index(attrs) if attrs else {}
+    span_type, operation = _span_type(attrs, idx) if attrs else (None, None)
     if span_type is not None:
         span.span_type = span_type
     elif span.span_type is None:
         span.span_type = "custom"
     if span.operation is None and operation is not None:
         span.operation = operation
-    if not attrs:
-        return
-    if span.provider is None:
-        span.provider = canonical_provider(_first_str(attrs, PROVIDER_KEYS))
-    if span.request_model is None:
-        span.request_model = _first_str(attrs, REQUEST_MODEL_KEYS)
-    if span.response_model is None:
-        span.response_model = _first_str(attrs, RESPONSE_MODEL_KEYS)
-    if span.session_id is None:
-        span.session_id = _first_str(attrs, SESSION_KEYS)
-    if span.user_id is None:
-        span.user_id = _first_str(attrs, USER_KEYS)
-    _usage(span, attrs)
-    if messages and (span.input is None or span.output is None):
+    if idx:
+        keys = idx.get("provider")
+        if keys and span.provider is None:
+            span.provider = canonical_provider(_first_str(attrs, keys))
+        for field in _TEXT_FIELDS:
+            keys = idx.get(field)
+            if keys and getattr(span, field) is None:
+                setattr(span, field, _first_str(attrs, keys))
+        if not _USAGE_FIELDS.isdisjoint(idx):
+            _usage(span, attrs, idx)
+    if messages and (span.events or "messages" in idx) and (span.input is None or span.output is None):
         inp, out = extract(attrs, span.events)
         if span.input is None:
             span.input = inp
@@ -187,15 +213,15 @@ def normalise(span: SpanRecord, messages: bool = True) -> None:
             span.output = out
 
 
-def _usage(span: SpanRecord, attrs: dict[str, Any]) -> None:
+def _usage(span: SpanRecord, attrs: dict[str, Any], idx: dict[str, list[str]]) -> None:
     if span.input_tokens is not None or span.output_tokens is not None:
         return  # usage set by the receiver (already normalised)
-    inp, inp_key = _tokens(attrs, INPUT_KEYS, span)
-    out, _ = _tokens(attrs, OUTPUT_KEYS, span)
-    total, _ = _tokens(attrs, TOTAL_KEYS, span)
-    cache_read, _ = _tokens(attrs, CACHE_READ_KEYS, span)
-    cache_write, _ = _tokens(attrs, CACHE_WRITE_KEYS, span)
-    reasoning, _ = _tokens(attrs, REASONING_KEYS, span)
+    inp, inp_key = _tokens(attrs, idx.get("input_tokens"), span)
+    out, _ = _tokens(attrs, idx.get("output_tokens"), span)
+    total, _ = _tokens(attrs, idx.get("total_tokens"), span)
+    cache_read, _ = _tokens(attrs, idx.get("cache_read_tokens"), span)
+    cache_write, _ = _tokens(attrs, idx.get("cache_write_tokens"), span)
+    reasoning, _ = _tokens(attrs, idx.get("reasoning_tokens"), span)
     if inp is not None:
         inp = gross_input(inp, inp_key, span.provider, span.response_model or span.request_model,
                           cache_read, cache_write)
