@@ -117,6 +117,14 @@ def test_spans_without_usage_or_of_other_types_are_left_alone():
         assert (span.cost_usd, span.cost_source, span.flags) == (None, None, [])
 
 
+@pytest.mark.parametrize("bad", ["a lot", -1, float("nan"), 5_000_000, True])
+def test_unusable_reported_costs_are_flagged_and_ignored(bad):
+    span = _llm("01" * 8, "gpt-4o-mini", attributes={"gen_ai.usage.cost": bad, "llm.cost.total": "0.002"})
+    _processor().price(span)
+    assert span.flags == ["invalid_cost"]
+    assert span.reported_cost_usd == Decimal("0.002") and span.cost_source == "reported"
+
+
 def test_service_tier_multipliers_can_be_configured():
     proc = _processor(service_tiers={"priority": 2.0})
     span = _llm("01" * 8, "gpt-4o-mini", attributes={"gen_ai.response.service_tier": "Priority"})
