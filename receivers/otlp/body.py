@@ -17,6 +17,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
         raise UnsupportedMediaType(f"Unsupported Content-Encoding {encoding!r}; use gzip, deflate or none")
+    raw = await read_raw(request, limit)
+    if encoding in ("", "identity") or not raw:
+        return raw
+    return inflate(raw, limit, gzip=encoding != "deflate")
+
+
+async def read_raw(request: Request, limit: int) -> bytes:
+    """The body as sent (no decompression); 413 past ``limit`` bytes."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
@@ -26,10 +34,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if encoding in ("", "identity") or not raw:
-        return raw
-    return inflate(raw, limit, gzip=encoding != "deflate")
+    return b"".join(chunks)
 
 
 def inflate(raw: bytes, limit: int, gzip: bool) -> bytes:

@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline.component import Host, Receiver, Settings
-from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, NoProviderKey, NotFound, PayloadTooLarge,
-                                      UpstreamFailed, UpstreamTimeout)
+from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, NoProviderKey, NotFound, UpstreamFailed,
+                                      UpstreamTimeout)
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, crypto
 from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import RequestContext
 from spanlens_pipeline.processors.auth import authenticate
+from spanlens_pipeline.receivers.otlp.body import read_raw
 
 from . import record
 from .config import Config
@@ -122,17 +123,7 @@ class ProxyReceiver(Receiver):
     async def _read_body(self, request: Request) -> bytes:
         if request.method in ("GET", "HEAD"):
             return b""
-        limit = self.config.max_request_body_size
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_raw(request, self.config.max_request_body_size)
 
     async def _rate_limit(self, tenant, end_user: str | None) -> dict[str, str]:
         if self.limiter is None:
