@@ -1,6 +1,8 @@
 -- One row per span. Receivers may send a span in parts (create, then end; or the
 -- reverse); CoalescingMergeTree folds rows with the same (project_id, trace_id, span_id)
--- into one, keeping for each column the last non-NULL value written. Read with FINAL.
+-- into one, keeping for each column the last non-NULL value written. Maps and flags cannot
+-- be NULL, so they merge as unions instead (a part that has none keeps the others'). Read
+-- with FINAL.
 CREATE TABLE IF NOT EXISTS {database}.spans
 (
     project_id          LowCardinality(String),
@@ -19,8 +21,8 @@ CREATE TABLE IF NOT EXISTS {database}.spans
     duration_ns         Nullable(Int64) ALIAS if(end_time >= start_time, toInt64(dateDiff('ns', start_time, end_time)), NULL),
     status_code         LowCardinality(Nullable(String)),
     status_message      Nullable(String) CODEC(ZSTD(1)),
-    attributes          Map(LowCardinality(String), String) CODEC(ZSTD(1)),
-    resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    attributes          SimpleAggregateFunction(maxMap, Map(String, String)) CODEC(ZSTD(1)),
+    resource_attributes SimpleAggregateFunction(maxMap, Map(String, String)) CODEC(ZSTD(1)),
     events              Nullable(String) CODEC(ZSTD(3)),
     links               Nullable(String) CODEC(ZSTD(3)),
     input               Nullable(String) CODEC(ZSTD(3)),
