@@ -18,7 +18,7 @@ from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
 from spanlens_pipeline.ids import canonical_id
 from spanlens_pipeline.model import SOURCE_INGEST, SOURCE_OTLP, Batch, RequestContext
 
-from .lookup import PENDING_TRACE, SpanIndex, clickhouse_of
+from .lookup import PENDING_TRACE, SpanIndex, index_for
 
 FLAG_SELF_PARENT = "parent_self_reference"
 FLAG_BAD_PARENT = "parent_id_invalid"
@@ -35,10 +35,11 @@ class ParentLinkProcessor(Processor):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.index = SpanIndex(None, config.remembered_spans)
+        self.index = SpanIndex(None)
 
     async def start(self, host: Host) -> None:
-        self.index.exporter = clickhouse_of(host, self.config.exporter)
+        self.index = index_for(host, self.config.exporter, self.config.remembered_spans)
+        await self.index.load_pending()
 
     async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
         index = self.index
@@ -51,6 +52,8 @@ class ParentLinkProcessor(Processor):
                 span.flag(FLAG_SELF_PARENT)
             if span.trace_id == PENDING_TRACE:
                 span.trace_id = await index.trace_of(span.project_id or "", span.span_id) or PENDING_TRACE
+                if span.trace_id == PENDING_TRACE:
+                    index.pending_now(span.project_id or "", span.span_id)
             elif span.source == SOURCE_INGEST:
                 index.remember(span.project_id or "", span.span_id, span.trace_id)
         return batch

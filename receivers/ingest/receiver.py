@@ -22,7 +22,7 @@ from spanlens_pipeline.component import Host, Receiver, Settings
 from spanlens_pipeline.errors import BadRequest
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
-from spanlens_pipeline.processors.parent_link.lookup import PENDING_TRACE, SpanIndex, clickhouse_of
+from spanlens_pipeline.processors.parent_link.lookup import PENDING_TRACE, SpanIndex, index_for
 from spanlens_pipeline.receivers.otlp.body import read_body
 
 from . import validation as v
@@ -74,7 +74,8 @@ class IngestReceiver(Receiver):
         self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
 
     async def start(self, host: Host) -> None:
-        self.index.exporter = clickhouse_of(host, self.config.exporter)
+        self.index = index_for(host, self.config.exporter)
+        await self.index.load_pending()
         http = host.http(self.config.endpoint)
         http.add_route("/ingest/traces", self.create_trace, ["POST"])
         http.add_route("/ingest/traces/{trace_id}", self.update_trace, ["PATCH"])
@@ -107,6 +108,7 @@ class IngestReceiver(Receiver):
             seen = await self.index.created_trace(project, trace_id) if given else None
             if seen is None:
                 await self._store(ctx, traces=[record])
+                self.index.created_trace_now(project, trace_id, start)
         return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
 
     async def update_trace(self, request: Request) -> Response:
@@ -139,7 +141,7 @@ class IngestReceiver(Receiver):
             seen = await self.index.created_span(project, trace_id, span_id) if given else None
             if seen is None:
                 await self._store(ctx, spans=[record])
-                self.index.remember(project, span_id, trace_id)
+                self.index.created_span_now(project, trace_id, span_id, start)
                 # An end that arrived first waits under the pending trace: bring it over.
                 waiting = await self.index.pending_end(project, span_id)
                 if waiting is not None:
@@ -172,7 +174,7 @@ class IngestReceiver(Receiver):
             raise BadRequest("No valid fields to update")
         async with self.locks.hold((project, "span", span_id)):
             await self._store(ctx, spans=[record])
-            if record.trace_id == PENDING_TRACE:
+            if record.trace_id == PENDING_TRACE and not self.index.local:
                 # Stored as waiting; if the create landed meanwhile (another process), link now.
                 trace_id = await self.index.trace_of(project, span_id)
                 if trace_id is not None:
