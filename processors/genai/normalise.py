@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanlens_pipeline.model import SPAN_TYPES, SpanRecord
+from spanlens_pipeline.model import SOURCE_OTLP, SPAN_TYPES, SpanRecord
 from spanlens_pipeline.semconv import OPERATION_SPAN_TYPE
 
 from .messages import MESSAGE_KEYS, extract
@@ -77,6 +77,9 @@ for _field, _keys in FIELD_KEYS.items():
     for _rank, _key in enumerate(_keys):
         _RANKS[_key] = _RANKS.get(_key, ()) + ((_field, _rank),)
 _KNOWN = frozenset(_RANKS)
+# Sources whose span_type is a guess to refine. The native ingest API and the proxy give the type
+# explicitly (a partial "end span" record has none, and must not get one: it would overwrite).
+_GUESSED_TYPE_SOURCES = (SOURCE_OTLP, None)
 _TEXT_FIELDS = ("request_model", "response_model", "session_id", "user_id")
 _USAGE_FIELDS = frozenset({"input_tokens", "output_tokens", "total_tokens", "cache_read_tokens",
                            "cache_write_tokens", "reasoning_tokens"})
@@ -188,13 +191,12 @@ def normalise(span: SpanRecord, messages: bool = True) -> None:
     """Fill the typed gen_ai columns of ``span`` from its attributes (in place)."""
     attrs = span.attributes
     idx = _index(attrs) if attrs else {}
-    span_type, operation = _span_type(attrs, idx) if attrs else (None, None)
-    if span_type is not None:
-        span.span_type = span_type
-    elif span.span_type is None:
-        span.span_type = "custom"
-    if span.operation is None and operation is not None:
-        span.operation = operation
+    if span.source in _GUESSED_TYPE_SOURCES and attrs:
+        span_type, operation = _span_type(attrs, idx)
+        if span_type is not None:
+            span.span_type = span_type
+        if span.operation is None and operation is not None:
+            span.operation = operation
     if idx:
         keys = idx.get("provider")
         if keys and span.provider is None:
