@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import statistics
 import subprocess
 import sys
 import tempfile

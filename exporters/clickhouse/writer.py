@@ -114,7 +114,7 @@ class GroupWriter:
                 if not t.future.done():
                     t.future.set_exception(err)
             return
-        except Exception as exc:  # never leave a caller waiting
+        except Exception:  # never leave a caller waiting
             log.exception("unexpected error while writing")
             for t in group:
                 if not t.future.done():

@@ -8,7 +8,9 @@ import logging
 import pkgutil
 import sys
 
+from spanlens_pipeline.cli.common import CommandError
 from spanlens_pipeline.errors import ConfigError, SpanlensError
+from spanlens_pipeline.extensions.keystore import KeyStoreError
 
 # Shown first in --help, in this order; other command modules follow alphabetically.
 _FIRST = ("run", "validate", "migrate", "keys", "sql")
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SpanlensError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except (CommandError, KeyStoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 
 from spanlens_pipeline import config as config_mod
@@ -9,6 +10,15 @@ from spanlens_pipeline.component import Kind
 from spanlens_pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = os.path.join("config", "default.yaml")
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked: ``main`` prints ``error: <message>`` and exits 1."""
+
+
+def utc_text(timestamp: float) -> str:
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS`` (UTC), for listings."""
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +32,9 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
 
 def keystore(cfg: config_mod.Config):
     """Open the key store of the config's keystore extension."""
-    from spanlens_pipeline.extensions.keystore import KeyStore, KeystoreExtension  # noqa: F401
+    from spanlens_pipeline.extensions.keystore import KeyStore
 
-    comps = cfg.of_kind(Kind.EXTENSION)
-    for c in comps:
+    for c in cfg.of_kind(Kind.EXTENSION):
         if c.factory.type == "keystore":
             return KeyStore(c.config.path)
     raise ConfigError("extensions", "no keystore extension is configured")

@@ -1,12 +1,7 @@
 """``keys``: create, list and revoke Spanlens API keys."""
 from __future__ import annotations
 
-import datetime
-import sys
-
-from spanlens_pipeline.extensions.keystore import KeyStoreError
-
-from .common import add_config_option, keystore, load_config
+from .common import add_config_option, keystore, load_config, utc_text
 
 
 def register(sub) -> None:
@@ -29,11 +24,7 @@ def register(sub) -> None:
 
 def _create(args) -> int:
     store = keystore(load_config(args))
-    try:
-        raw, info = store.create_key(args.project, public=args.public, name=args.name)
-    except KeyStoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    raw, info = store.create_key(args.project, public=args.public, name=args.name)
     print(f"created {info.scope} key {info.prefix} for project {info.project_name!r} ({info.project_id})")
     print("the key is shown once:")
     print(raw)
@@ -44,18 +35,13 @@ def _list(args) -> int:
     store = keystore(load_config(args))
     print(f"{'PREFIX':<22} {'SCOPE':<7} {'PROJECT':<20} {'CREATED':<20} STATUS")
     for k in store.list_keys():
-        created = datetime.datetime.fromtimestamp(k.created_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{k.prefix:<22} {k.scope:<7} {k.project_name:<20} {created:<20} "
+        print(f"{k.prefix:<22} {k.scope:<7} {k.project_name:<20} {utc_text(k.created_at):<20} "
               f"{'revoked' if k.revoked_at else 'active'}")
     return 0
 
 
 def _revoke(args) -> int:
     store = keystore(load_config(args))
-    try:
-        info = store.revoke(args.key)
-    except KeyStoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    info = store.revoke(args.key)
     print(f"revoked {info.prefix} (project {info.project_name!r})")
     return 0

@@ -1,13 +1,11 @@
 """``limits``: set, list and clear runtime rate limits (a running service sees them at once)."""
 from __future__ import annotations
 
-import sys
 
 from spanlens_pipeline.component import Kind
-from spanlens_pipeline.extensions.keystore import KeyStoreError
 from spanlens_pipeline.extensions.ratelimit.rules import clear_limits, open_table, runtime_rows, set_limit
 
-from .common import add_config_option, keystore, load_config
+from .common import CommandError, add_config_option, keystore, load_config
 
 SCOPES = ("api_key", "project", "end_user")
 
@@ -37,21 +35,14 @@ def register(sub) -> None:
     c.set_defaults(func=_clear)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
 
 def _set(args) -> int:
     if args.limit < 1 or args.window < 1:
-        return _fail("--limit and --window must be at least 1")
+        raise CommandError("--limit and --window must be at least 1")
     if args.end_user is not None and args.scope != "end_user":
-        return _fail("--end-user applies to --scope end_user only")
+        raise CommandError("--end-user applies to --scope end_user only")
     store = keystore(load_config(args))
-    try:
-        info = store.find_key(args.key)
-    except KeyStoreError as exc:
-        return _fail(str(exc))
+    info = store.find_key(args.key)
     key_id, project_id = ("", info.project_id) if args.scope == "project" else (info.id, "")
     set_limit(open_table(store), args.scope, key_id, project_id, args.end_user or "", args.limit, args.window)
     target = f"project {info.project_name!r}" if args.scope == "project" else f"key {info.prefix}"
@@ -64,10 +55,7 @@ def _clear(args) -> int:
     store = keystore(load_config(args))
     key_id = project_id = None
     if args.key:
-        try:
-            info = store.find_key(args.key)
-        except KeyStoreError as exc:
-            return _fail(str(exc))
+        info = store.find_key(args.key)
         key_id, project_id = info.id, info.project_id
     n = clear_limits(open_table(store), key_id, project_id, args.scope, args.end_user)
     print(f"cleared {n} limit{'s' if n != 1 else ''}")

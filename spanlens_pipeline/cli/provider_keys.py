@@ -5,15 +5,14 @@ never printed or logged; it is stored encrypted under ``ENCRYPTION_KEY``.
 """
 from __future__ import annotations
 
-import datetime
 import getpass
 import sys
 
-from spanlens_pipeline.extensions.keystore import KeyStoreError, crypto
+from spanlens_pipeline.extensions.keystore import crypto
 from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
 from spanlens_pipeline.receivers.proxy.providers import PROVIDERS
 
-from .common import add_config_option, keystore, load_config
+from .common import CommandError, add_config_option, keystore, load_config, utc_text
 
 
 def register(sub) -> None:
@@ -39,10 +38,6 @@ def register(sub) -> None:
     r.set_defaults(func=_revoke)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
 
 def _read_secret() -> str:
     if sys.stdin.isatty():
@@ -54,50 +49,40 @@ def _add(args) -> int:
     try:
         enc_key = crypto.key_from_env()
     except ValueError as exc:
-        return _fail(str(exc))
+        raise CommandError(str(exc))
     if enc_key is None:
-        return _fail(f"{crypto.ENV_VAR} is not set; provider keys are stored encrypted under it")
+        raise CommandError(f"{crypto.ENV_VAR} is not set; provider keys are stored encrypted under it")
     secret = _read_secret()
     if not secret:
-        return _fail("no secret on standard input")
+        raise CommandError("no secret on standard input")
     if args.encrypted:
         try:
             crypto.decrypt(enc_key, secret)
         except crypto.DecryptError as exc:
-            return _fail(f"the ciphertext does not decrypt under {crypto.ENV_VAR}: {exc}")
+            raise CommandError(f"the ciphertext does not decrypt under {crypto.ENV_VAR}: {exc}")
         token = secret
     else:
         token = crypto.encrypt(enc_key, secret)
     store = keystore(load_config(args))
-    try:
-        info = store.find_key(args.key)
-        pk = ProviderKeys(store).add(info.id, args.provider, token, name=args.name, resource_url=args.resource_url)
-    except KeyStoreError as exc:
-        return _fail(str(exc))
+    info = store.find_key(args.key)
+    pk = ProviderKeys(store).add(info.id, args.provider, token, name=args.name, resource_url=args.resource_url)
     print(f"stored {pk.provider} key {pk.id} under {info.prefix} (project {info.project_name!r})")
     return 0
 
 
 def _list(args) -> int:
     store = keystore(load_config(args))
-    try:
-        key_id = store.find_key(args.key).id if args.key else None
-    except KeyStoreError as exc:
-        return _fail(str(exc))
+    key_id = store.find_key(args.key).id if args.key else None
     print(f"{'ID':<36} {'KEY':<18} {'PROVIDER':<11} {'CREATED':<20} {'STATUS':<8} RESOURCE")
     for k in ProviderKeys(store).list(key_id):
-        created = datetime.datetime.fromtimestamp(k.created_at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{k.id:<36} {k.key_prefix:<18} {k.provider:<11} {created:<20} "
+        print(f"{k.id:<36} {k.key_prefix:<18} {k.provider:<11} {utc_text(k.created_at):<20} "
               f"{'revoked' if k.revoked_at else 'active':<8} {k.resource_url or ''}")
     return 0
 
 
 def _revoke(args) -> int:
     store = keystore(load_config(args))
-    try:
-        info = store.find_key(args.key)
-        pk = ProviderKeys(store).revoke(info.id, args.provider)
-    except KeyStoreError as exc:
-        return _fail(str(exc))
+    info = store.find_key(args.key)
+    pk = ProviderKeys(store).revoke(info.id, args.provider)
     print(f"revoked {pk.provider} key {pk.id} under {info.prefix}")
     return 0

@@ -37,7 +37,7 @@ def test_nested_spans_observe_tokens_and_errors(sdk):
                 retrieval.end(output=found)
             with trace.span("generation", span_type="llm") as gen:
                 gen.end(output="answer", prompt_tokens=120, completion_tokens=30, total_tokens=150, cost_usd=0.0023)
-            with trace.span("post_process") as post:
+            with trace.span("post_process"):
                 raise ValueError("formatter broke")
     assert sl.flush(10) is True
     assert failures == [] and sl.dropped_count == 0

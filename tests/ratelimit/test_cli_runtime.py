@@ -108,7 +108,7 @@ def test_cli_refuses_bad_requests_clearly(running, capsys):
         (("clear", "--key", "sl_live_nothere0"), "error: no active key matches"),
     ]
     for args, message in cases:
-        assert main(["limits", *args, "--config", config]) == 2
+        assert main(["limits", *args, "--config", config]) == 1
         assert message in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["limits", "set", "--key", prefix, "--scope", "team", "--limit", "1", "--window", "1", "--config", config])

@@ -1,7 +1,6 @@
 """Keystore extension: Spanlens API keys (hashed) and the tenants they belong to."""
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 

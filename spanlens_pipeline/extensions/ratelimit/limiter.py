@@ -214,7 +214,6 @@ class Limiter:
         """Drop idle buckets (TAT passed: identical to a fresh bucket); returns how many."""
         with self._lock:
             now = self.mono()
-            dropped = 0
             idle = [k for k, (tat, _) in self.buckets.items() if tat <= now]
             idle_orgs = [k for k, tat in self.ceilings.items() if tat <= now]
             for k in idle:
