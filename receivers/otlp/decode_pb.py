@@ -27,7 +27,9 @@ def any_value(v: Any) -> Any:
     if which == "bool_value":
         return v.bool_value
     if which == "array_value":
-        return [any_value(x) for x in v.array_value.values]
+        values = v.array_value.values
+        strings = [x.string_value for x in values]  # the common case: an array of strings
+        return strings if all(strings) else [any_value(x) for x in values]
     if which == "kvlist_value":
         return {kv.key: any_value(kv.value) for kv in v.kvlist_value.values}
     if which == "bytes_value":
@@ -49,11 +51,15 @@ def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, An
     cut = False
     for kv in kvs:
         v = kv.value
-        which = v.WhichOneof("value")
-        if which == "string_value":
-            value = v.string_value
+        value = v.string_value  # most gen_ai attributes are strings: one call for them
+        if value:
             if len(value) > max_len:
                 value, cut = value[:max_len], True
+            out[kv.key] = value
+            continue
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            pass  # the empty string
         elif which == "int_value":
             value = v.int_value
         elif which == "double_value":
