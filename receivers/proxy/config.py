@@ -29,6 +29,8 @@ class Config:
     # Whole exchange, streams included, from the request's arrival (env STREAM_DEADLINE_MS, default 290s).
     stream_deadline: Millis | None = None
     max_request_body_size: ByteSize = ByteSize(20 * 1024 * 1024)
+    # Log records are gathered this long and stored together (0: each call on its own).
+    log_flush_interval: Millis = Millis(200)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
 
     def validate(self, path: str) -> None:

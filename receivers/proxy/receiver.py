@@ -3,7 +3,7 @@
 Order per request: provider from the path → Spanlens key (401/403) → body read and
 checked → rate limit → provider key and decryption (400/503) → upstream (502/504). The
 answer streams back as it arrives; once it has ended, one span and one request row go
-to the pipeline in a background task that ``shutdown`` waits for.
+to the pipeline through a short buffer (``logbuffer``) that ``shutdown`` empties.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from spanlens_pipeline.receivers.otlp.body import read_raw
 
 from . import record
 from .config import Config
+from .logbuffer import LogBuffer
 from .providers import PROVIDERS, Provider
 from .pump import Pump, response_headers
 
@@ -44,8 +45,9 @@ class ProxyReceiver(Receiver):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.pending: set[asyncio.Task] = set()
         self.client: httpx.AsyncClient | None = None
+        self.logs = LogBuffer(lambda batch, ctx: self.next.consume(batch, ctx), config.log_flush_interval / 1000,
+                              self.logger)
 
     async def start(self, host: Host) -> None:
         cfg = self.config
@@ -67,8 +69,7 @@ class ProxyReceiver(Receiver):
         server.add_route("/api/v1/me/key-info", self.key_info, ["GET"])
 
     async def shutdown(self) -> None:
-        if self.pending:
-            await asyncio.gather(*list(self.pending), return_exceptions=True)
+        await self.logs.close()
         if self.client:
             await self.client.aclose()
 
@@ -160,15 +161,7 @@ class ProxyReceiver(Receiver):
         except Exception:
             self.logger.exception("could not build the log record of %s", ex.ctx.request_id)
             return
-        task = asyncio.get_running_loop().create_task(self._store(batch, ex.ctx))
-        self.pending.add(task)
-        task.add_done_callback(self.pending.discard)
-
-    async def _store(self, batch, ctx: RequestContext) -> None:
-        try:
-            await self.next.consume(batch, ctx)
-        except Exception:
-            self.logger.exception("could not store the log record of %s", ctx.request_id)
+        self.logs.add(batch, ex.ctx)
 
 
 def _parse_json(body: bytes, content_type: str) -> Any:
