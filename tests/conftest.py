@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from spanlens_pipeline.exporters.clickhouse import schema
 from spanlens_pipeline.store import Store
 
 from .support.running import RunningService, start_service
@@ -46,7 +47,10 @@ def chdb_path(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def store(chdb_path) -> Store:
-    return Store(f"chdb://{chdb_path}")
+    """The shared embedded store, with the schema in place."""
+    st = Store(f"chdb://{chdb_path}")
+    schema.migrate(st, "spanlens")
+    return st
 
 
 @pytest.fixture
