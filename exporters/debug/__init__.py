@@ -20,12 +20,12 @@ class DebugExporter(Exporter):
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         tenant = ctx.tenant.project_name if ctx.tenant else "-"
         self.logger.info("batch: %d spans, %d request rows (project %s)",
-                            len(batch.spans), len(batch.requests), tenant)
+                         len(batch.spans), len(batch.requests), tenant)
         if self.config.verbosity == "detailed" and self.logger.isEnabledFor(logging.INFO):
             for s in batch.spans:
                 self.logger.info("span %s/%s %r type=%s model=%s tokens=%s/%s cost=%s",
-                                    s.trace_id, s.span_id, s.name, s.span_type, s.request_model,
-                                    s.input_tokens, s.output_tokens, s.cost_usd)
+                                 s.trace_id, s.span_id, s.name, s.span_type, s.request_model,
+                                 s.input_tokens, s.output_tokens, s.cost_usd)
 
 
 factory = Factory(type="debug", kind=Kind.EXPORTER, config=Config, create=DebugExporter)
