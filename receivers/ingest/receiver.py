@@ -162,7 +162,7 @@ class IngestReceiver(Receiver):
             end_time=v.time_ns(doc, "ended_at"), output=v.json_text(doc, "output"),
             metadata=v.metadata(doc, self.config.max_metadata_size),
             input_tokens=v.count(doc, "prompt_tokens"), output_tokens=v.count(doc, "completion_tokens"),
-            total_tokens=v.count(doc, "total_tokens"), reported_cost_usd=cost,
+            total_tokens=v.count(doc, "total_tokens"), cost_usd=cost, reported_cost_usd=cost,
             cost_source="reported" if cost is not None else None, request_id=v.request_id(doc))
         fields = {"status": status, "ended_at": doc.get("ended_at") if record.end_time else None,
                   "output": doc.get("output") if record.output is not None else None,
