@@ -25,7 +25,7 @@ def sdk(ingest_service, project):
         c.close()
 
 
-def test_nested_spans_observe_tokens_and_errors(sdk):
+def test_nested_spans_observe_tokens_and_errors(sdk, store):
     make, http, failures = sdk
     sl = make()
     with pytest.raises(ValueError):
@@ -54,6 +54,10 @@ def test_nested_spans_observe_tokens_and_errors(sdk):
     gen_span = by_name["generation"]
     assert (gen_span["input_tokens"], gen_span["output_tokens"], gen_span["total_tokens"]) == (120, 30, 150)
     assert gen_span["cost_usd"] == "0.0023" and gen_span["cost_source"] == "reported"
+    stored = store.query("SELECT cost_usd, reported_cost_usd, span_type FROM spanlens.spans FINAL "
+                         "WHERE trace_id = %(t)s AND name = 'generation'", {"t": hex_id(trace.trace_id)})
+    assert [(str(r["cost_usd"].normalize()), str(r["reported_cost_usd"].normalize()), r["span_type"])
+            for r in stored] == [("0.0023", "0.0023", "llm")]
     assert gen_span["duration_ms"] is not None and gen_span["duration_ms"] >= 0
     assert by_name["post_process"]["status"] == "error"
     assert by_name["post_process"]["status_message"] == "formatter broke"
