@@ -53,8 +53,12 @@ class Store:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = _connect(dsn, username, password, settings or {}, connect_timeout_s,
-                                  send_receive_timeout_s)
+                try:
+                    client = _connect(dsn, username, password, settings or {}, connect_timeout_s,
+                                      send_receive_timeout_s)
+                except (ClickHouseError, OSError) as exc:
+                    raise StoreError(f"cannot connect to {dsn}: {str(exc).strip().splitlines()[0][:300]}",
+                                     transient=True) from exc
                 _clients[key] = client
         self.client = client
 

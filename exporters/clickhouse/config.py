@@ -28,6 +28,8 @@ class Config:
     # Rows waiting for the store at most; past it new requests get a retryable 503 (back-pressure).
     max_queued_rows: int = 500_000
     timeout: Millis = Millis(30000)
+    # How long start-up waits for a store that cannot be reached yet (e.g. a server still starting).
+    startup_timeout: Millis = Millis(60000)
     settings: dict[str, str] = field(default_factory=dict)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
 

@@ -1,6 +1,7 @@
 """The ClickHouse exporter: encodes batches and writes them through the group writer."""
 from __future__ import annotations
 
+import asyncio
 import operator
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ import orjson
 
 from spanlens_pipeline.component import Exporter, Host, Settings
 from spanlens_pipeline.model import SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
-from spanlens_pipeline.store import Store
+from spanlens_pipeline.store import Store, StoreError
 
 from . import schema
 from .config import Config
@@ -75,14 +76,28 @@ class ClickHouseExporter(Exporter):
                      send_receive_timeout_s=cfg.timeout / 1000)
 
     async def start(self, host: Host) -> None:
-        self.store = self.open_store()
-        if self.config.create_schema:
-            applied = schema.migrate(self.store, self.db)
-            for m in applied:
-                self.logger.info("applied migration %04d_%s", m.version, m.name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.startup_timeout / 1000
+        delay = 0.25
+        while True:
+            try:
+                await asyncio.to_thread(self._open_and_migrate)
+                break
+            except StoreError as exc:
+                if not exc.transient or loop.time() + delay > deadline:
+                    raise
+                self.logger.warning("store not reachable yet (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
         self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows,
                                   self.config.max_queued_rows)
         self.writer.start()
+
+    def _open_and_migrate(self) -> None:
+        self.store = self.open_store()
+        if self.config.create_schema:
+            for m in schema.migrate(self.store, self.db):
+                self.logger.info("applied migration %04d_%s", m.version, m.name)
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         assert self.writer is not None, "exporter not started"

@@ -11,6 +11,7 @@ import sys
 from spanlens_pipeline.cli.common import CommandError
 from spanlens_pipeline.errors import ConfigError, SpanlensError
 from spanlens_pipeline.extensions.keystore import KeyStoreError
+from spanlens_pipeline.store import StoreError
 
 # Shown first in --help, in this order; other command modules follow alphabetically.
 _FIRST = ("run", "validate", "migrate", "keys", "sql")
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpanlensError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except (CommandError, KeyStoreError) as exc:
+    except (CommandError, KeyStoreError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import clickhouse_connect
 import pytest
@@ -46,3 +47,29 @@ def test_spans_reach_a_clickhouse_server_over_http(service_factory, clickhouse_h
     assert rows == [("over-http", "embedding", format(span.get_span_context().trace_id, "032x"))]
     versions = client.query("SELECT version FROM spanlens_srv.schema_migrations FINAL ORDER BY version").result_rows
     assert versions and versions[0] == (1,)
+
+
+def test_start_up_waits_for_a_server_that_comes_up_later(service_factory, tmp_path, project):
+    port = free_port()
+    proc: list[subprocess.Popen] = []
+    timer = threading.Timer(2.0, lambda: proc.append(subprocess.Popen(
+        [sys.executable, "-m", "tests.support.chshim", str(port), str(tmp_path / "late")], cwd=REPO)))
+    timer.start()
+    try:
+        config = BASE_CONFIG.replace("endpoint: chdb://{chdb}", f"endpoint: http://127.0.0.1:{port}\n"
+                                     "    database: spanlens_late")
+        rs = service_factory(config)  # blocks until started: the store was unreachable at first
+        assert proc, "the service started before its store existed"
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(
+            endpoint=f"{rs.url}/v1/traces", headers={"Authorization": f"Bearer {rs.new_key(project)}"})))
+        with provider.get_tracer("t").start_as_current_span("after-wait"):
+            pass
+        provider.shutdown()
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=port)
+        assert client.query("SELECT name FROM spanlens_late.spans FINAL").result_rows == [("after-wait",)]
+    finally:
+        timer.cancel()
+        for p in proc:
+            p.terminate()
+            p.wait(10)
