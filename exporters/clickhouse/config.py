@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spanlens_pipeline.confschema import Millis
+from spanlens_pipeline.confschema import ByteSize, Millis
 from spanlens_pipeline.errors import ConfigError
 
 
@@ -15,6 +15,14 @@ class RetryConfig:
     initial_interval: Millis = Millis(100)
     max_interval: Millis = Millis(2000)
     max_elapsed_time: Millis = Millis(15000)
+
+
+@dataclass
+class SpoolConfig:
+    """Where rows wait on disk while the store is unreachable (off when ``directory`` is empty)."""
+
+    directory: str = ""
+    max_size: ByteSize = ByteSize(1024**3)
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Config:
     startup_timeout: Millis = Millis(60000)
     settings: dict[str, str] = field(default_factory=dict)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
 
     def validate(self, path: str) -> None:
         if not self.endpoint.startswith(("chdb://", "http://", "https://")):

@@ -14,7 +14,9 @@ from spanlens_pipeline.store import Store, StoreError
 
 from . import schema
 from .config import Config
-from .writer import GroupWriter, Part
+from .part import Part
+from .spool import Spool
+from .writer import GroupWriter
 
 _span_values = operator.attrgetter(*SPAN_COLUMNS)
 _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
@@ -89,8 +91,12 @@ class ClickHouseExporter(Exporter):
                 self.logger.warning("store not reachable yet (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        spool_cfg = self.config.spool
+        spool = Spool(spool_cfg.directory, spool_cfg.max_size) if spool_cfg.directory else None
+        if spool is not None and len(spool):
+            self.logger.warning("%d spooled write group(s) waiting; draining them into the store", len(spool))
         self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows,
-                                  self.config.max_queued_rows)
+                                  self.config.max_queued_rows, spool)
         self.writer.start()
 
     def _open_and_migrate(self) -> None:

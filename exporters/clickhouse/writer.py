@@ -6,31 +6,28 @@ embedded engine releases the GIL), and then answers every waiting caller. While 
 insert runs, new requests gather for the next one, so the batch grows with the load and
 no timer is needed. A failed shared insert is retried per caller, so one bad request
 never fails the others; transient failures are retried with backoff, then reported.
+
+With a ``Spool``, a group the store cannot take (a transient failure) is written to disk
+instead and acknowledged; a drain task replays the spool in order once the store is back,
+and while anything waits there new groups queue behind it.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from spanlens_pipeline import metrics
 from spanlens_pipeline.errors import InternalError, StoreUnavailable
 from spanlens_pipeline.store import Store, StoreError
 
 from .config import RetryConfig
+from .part import Part
+from .spool import Spool
 
 log = logging.getLogger("spanlens_pipeline.exporter.clickhouse")
-
-
-@dataclass(frozen=True)
-class Part:
-    """Encoded rows for one table: ``body`` holds one JSON value per line."""
-
-    table: str
-    columns: tuple[str, ...]
-    fmt: str
-    body: bytes
-    rows: int
 
 
 @dataclass
@@ -44,8 +41,12 @@ class _Ticket:
 
 
 class GroupWriter:
-    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000) -> None:
+    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000,
+                 spool: Spool | None = None) -> None:
         self.store = store
+        self.spool = spool
+        self._spooled = asyncio.Event()
+        self._drainer: asyncio.Task | None = None
         self.retry = retry
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
@@ -56,9 +57,13 @@ class GroupWriter:
         self._task: asyncio.Task | None = None
         self.inserts = 0
         self.rows_written = 0
+        self.spooled_rows = metrics.counter("spanlens_exporter_spooled_rows_total",
+                                            "Rows written to the disk spool while the store was unreachable")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-writer")
+        if self.spool is not None:
+            self._drainer = asyncio.create_task(self._drain(), name="clickhouse-spool-drain")
 
     async def write(self, parts: list[Part]) -> None:
         """Queue rows and return once they are stored (raises a SpanlensError if not)."""
@@ -85,6 +90,10 @@ class GroupWriter:
         self._wake.set()
         if self._task:
             await self._task
+        if self._drainer:  # what is still spooled stays on disk for the next start
+            self._drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drainer
 
     async def _run(self) -> None:
         while True:
@@ -102,9 +111,17 @@ class GroupWriter:
             await self._commit(group)
 
     async def _commit(self, group: list[_Ticket]) -> None:
+        parts = [p for t in group for p in t.parts]
+        if self.spool is not None and len(self.spool):
+            await self._to_spool(group, parts)  # keep the order: behind what already waits
+            return
         try:
-            await self._insert_with_retry([p for t in group for p in t.parts])
+            await self._insert_with_retry(parts, retry=self.spool is None)
         except StoreError as exc:
+            if exc.transient and self.spool is not None:
+                log.warning("the store is unreachable (%s); spooling to disk", exc)
+                await self._to_spool(group, parts)
+                return
             if len(group) > 1 and not exc.transient:
                 for t in group:  # isolate the request whose rows the store refused
                     await self._commit([t])
@@ -124,7 +141,55 @@ class GroupWriter:
             if not t.future.done():
                 t.future.set_result(None)
 
-    async def _insert_with_retry(self, parts: list[Part]) -> None:
+    async def _to_spool(self, group: list[_Ticket], parts: list[Part]) -> None:
+        assert self.spool is not None
+        size = sum(len(p.body) for p in parts)
+        if not self.spool.has_room(size):
+            err = StoreUnavailable("The store is unreachable and the spool is full; retry later",
+                                   headers={"Retry-After": "5"})
+            for t in group:
+                if not t.future.done():
+                    t.future.set_exception(err)
+            return
+        try:
+            await asyncio.to_thread(self.spool.append, parts)
+        except OSError as exc:
+            log.error("cannot write the spool: %s", exc)
+            for t in group:
+                if not t.future.done():
+                    t.future.set_exception(StoreUnavailable(headers={"Retry-After": "5"}))
+            return
+        self.spooled_rows.inc(sum(p.rows for p in parts))
+        self._spooled.set()
+        for t in group:
+            if not t.future.done():
+                t.future.set_result(None)
+
+    async def _drain(self) -> None:
+        """Replay spooled groups, oldest first, until the spool is empty; then wait for more."""
+        assert self.spool is not None
+        delay = 0.5
+        while True:
+            item = await asyncio.to_thread(self.spool.oldest)
+            if item is None:
+                self._spooled.clear()
+                await self._spooled.wait()
+                continue
+            path, parts = item
+            try:
+                await self._insert_with_retry(parts, retry=False)
+            except StoreError as exc:
+                if exc.transient:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                log.error("the store refused spooled rows (%s); kept aside as %s", exc, path.with_suffix(".rejected"))
+                self.spool.set_aside(path)
+                continue
+            self.spool.remove(path)
+            delay = 0.5
+
+    async def _insert_with_retry(self, parts: list[Part], retry: bool = True) -> None:
         merged: dict[tuple, list[Part]] = {}
         for p in parts:
             merged.setdefault((p.table, p.columns, p.fmt), []).append(p)
@@ -138,7 +203,7 @@ class GroupWriter:
                     await asyncio.to_thread(self.store.insert_json, table, columns, body, fmt)
                     break
                 except StoreError as exc:
-                    if not (exc.transient and self.retry.enabled) or loop.time() + delay > deadline:
+                    if not (retry and exc.transient and self.retry.enabled) or loop.time() + delay > deadline:
                         raise
                     log.warning("insert into %s failed (%s); retrying in %.1fs", table, exc, delay)
                     await asyncio.sleep(delay)

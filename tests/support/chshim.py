@@ -8,6 +8,7 @@ Run: ``python -m tests.support.chshim PORT DATA_DIR``.
 """
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -49,6 +50,7 @@ def _decompress(body: bytes, encoding: str | None) -> bytes:
 
 def make_app(data_dir: str) -> Starlette:
     sess = chdb_session.Session(data_dir)
+    lock = asyncio.Lock()  # one statement at a time: an insert stream and a query cannot share the session
 
     async def handle(request: Request) -> Response:
         if request.url.path == "/ping":
@@ -80,7 +82,8 @@ def make_app(data_dir: str) -> Starlette:
                         ins.append(data)
                         return ins.finish()
 
-                result = await run_in_threadpool(insert)
+                async with lock:
+                    result = await run_in_threadpool(insert)
                 headers["X-ClickHouse-Summary"] = json.dumps({"written_rows": str(result.rows_written)})
                 return Response(b"", headers=headers)
             fmt = fmt_match.group(1) if fmt_match else params.get("default_format", "TabSeparated")
@@ -88,7 +91,8 @@ def make_app(data_dir: str) -> Starlette:
             if settings and statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 statement += " SETTINGS " + ", ".join(
                     f"{k}={v}" if v.isdigit() else f"{k}='{v}'" for k, v in settings.items())
-            result = await run_in_threadpool(sess.query, statement, fmt)
+            async with lock:
+                result = await run_in_threadpool(sess.query, statement, fmt)
             headers["X-ClickHouse-Format"] = fmt
             return Response(result.bytes(), headers=headers)
         except Exception as exc:  # the protocol reports errors as text with a code header
