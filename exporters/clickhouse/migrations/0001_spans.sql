@@ -50,4 +50,6 @@ CREATE TABLE IF NOT EXISTS {database}.spans
 )
 ENGINE = CoalescingMergeTree
 ORDER BY (project_id, trace_id, span_id)
-SETTINGS index_granularity = 8192
+-- Small granules: reading one trace (a FINAL point lookup in every part) touches 1024 rows
+-- per part instead of 8192.
+SETTINGS index_granularity = 1024
