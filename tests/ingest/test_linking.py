@@ -11,8 +11,10 @@ from ..receivers.otlp_payloads import json_request, json_span
 from .helpers import client, flatten, get_trace, project_id
 
 
-def _span(trace: str, sid: str, name: str, parent: str | None, start_s: int, end_s: int) -> dict:
+def _span(trace: str, sid: str, name: str, parent: str | None, start_s: int, end_s: int, op: str = "") -> dict:
     extra = {"parentSpanId": parent} if parent else {}
+    if op:
+        extra["attributes"] = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
     return json_span(trace, sid, name, startTimeUnixNano=str(start_s * 10**9), endTimeUnixNano=str(end_s * 10**9),
                      **extra)
 
@@ -21,7 +23,8 @@ def test_children_first_batches_link_at_once_and_reexport_changes_nothing(ingest
     http = client(ingest_service, ingest_service.new_key(project))
     trace = os.urandom(16).hex()
     root, mid, leaf = (os.urandom(8).hex() for _ in range(3))
-    batches = [[_span(trace, leaf, "leaf", mid, 1_700_000_003, 1_700_000_004)],
+    # the leaf is a model call (an llm span): usage reported on it counts in the trace totals
+    batches = [[_span(trace, leaf, "leaf", mid, 1_700_000_003, 1_700_000_004, op="chat")],
                [_span(trace, mid, "mid", root, 1_700_000_002, 1_700_000_005)],
                [_span(trace, root, "root", None, 1_700_000_001, 1_700_000_009)]]
 

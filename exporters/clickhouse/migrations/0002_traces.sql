@@ -57,9 +57,15 @@ FROM
            start_time AS r_start, end_time AS r_end, status_code AS r_status,
            CAST(NULL, 'Nullable(String)') AS r_error,
            CAST(NULL, 'Nullable(String)') AS r_create_metadata, CAST(NULL, 'Nullable(String)') AS r_update_metadata,
-           input_tokens AS r_input_tokens, output_tokens AS r_output_tokens,
-           coalesce(total_tokens, if(input_tokens IS NULL AND output_tokens IS NULL, NULL,
-                                     coalesce(input_tokens, 0) + coalesce(output_tokens, 0))) AS r_total_tokens,
+           -- Usage counts once per model call: OTLP wrapper spans (agents, chains, workflows) often
+           -- repeat their children's usage attributes, so only llm/embedding OTLP spans add tokens.
+           if(source = 'otlp' AND ifNull(span_type, 'custom') NOT IN ('llm', 'embedding'), NULL, input_tokens)
+               AS r_input_tokens,
+           if(source = 'otlp' AND ifNull(span_type, 'custom') NOT IN ('llm', 'embedding'), NULL, output_tokens)
+               AS r_output_tokens,
+           if(source = 'otlp' AND ifNull(span_type, 'custom') NOT IN ('llm', 'embedding'), NULL,
+              coalesce(total_tokens, if(input_tokens IS NULL AND output_tokens IS NULL, NULL,
+                                        coalesce(input_tokens, 0) + coalesce(output_tokens, 0)))) AS r_total_tokens,
            coalesce(cost_usd, reported_cost_usd) AS r_cost
     FROM {database}.spans FINAL
     WHERE trace_id != ''
