@@ -7,7 +7,8 @@ record": the store merges records of the same span field by field, so a partial 
 (an "end span" call, say) never erases what an earlier record set.
 
 ``Batch`` is what moves from one component to the next: spans plus, for proxied calls,
-the request-log rows that go to ``spanlens.requests``.
+the request-log rows that go to ``spanlens.requests``, and trace-level records from the
+native SDKs (``spanlens.trace_meta``).
 
 ``RequestContext`` is what a receiver knows about the HTTP request that carried a batch;
 the auth processor fills in ``tenant``.
@@ -107,7 +108,7 @@ TRACE_COLUMNS: tuple[str, ...] = tuple(TraceRecord.__dataclass_fields__)
 
 @dataclass(slots=True)
 class Batch:
-    """Spans (and request-log rows for proxied calls) handed between components."""
+    """Spans, request-log rows (proxied calls) and trace records (native SDKs) handed between components."""
 
     spans: list[SpanRecord] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
