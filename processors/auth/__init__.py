@@ -56,8 +56,10 @@ class AuthProcessor(Processor):
         self.store = ext.store
 
     async def admit(self, ctx: RequestContext) -> None:
+        """Authenticate, unless the receiver already did (the proxy must, before anything else)."""
         assert self.store is not None
-        ctx.tenant = authenticate(self.store, ctx.headers, ctx.write)
+        if ctx.tenant is None:
+            ctx.tenant = authenticate(self.store, ctx.headers, ctx.write)
 
     async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
         tenant = ctx.tenant

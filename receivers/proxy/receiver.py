@@ -90,7 +90,6 @@ class ProxyReceiver(Receiver):
         ctx = RequestContext(headers=headers, client=request.client.host if request.client else None,
                              path=request.url.path, request_id=request_id_of(request), write=True, tenant=tenant)
         await self.next.admit(ctx)
-        ctx.tenant = tenant
         body = await self._read_body(request)
         parsed = _parse_json(body, headers.get("content-type", ""))
         extra = await self._rate_limit(tenant, headers.get("x-spanlens-user") or None)
