@@ -23,7 +23,7 @@ from spanlens_pipeline.errors import BadRequest
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
 from spanlens_pipeline.processors.parent_link.lookup import PENDING_TRACE, SpanIndex, index_for
-from spanlens_pipeline.receivers.otlp.body import read_body
+from spanlens_pipeline.body import read_body
 
 from . import validation as v
 from .config import Config

@@ -16,7 +16,7 @@ from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
 from spanlens_pipeline.model import Batch, RequestContext
 
 from . import decode_json, decode_pb
-from .body import read_body
+from spanlens_pipeline.body import read_body
 from .config import Config
 from .limits import Limits
 

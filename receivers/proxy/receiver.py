@@ -25,7 +25,7 @@ from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import RequestContext
 from spanlens_pipeline.processors.auth import authenticate
-from spanlens_pipeline.receivers.otlp.body import read_raw
+from spanlens_pipeline.body import read_raw
 
 from . import record
 from .config import Config
