@@ -1,8 +1,8 @@
-"""Package layout: receivers/, processors/ and exporters/ install as sub-packages of
+"""Package layout: receivers/, processors/, exporters/ and extensions/ install as sub-packages of
 ``spanlens_pipeline`` (nothing generic lands at the top of site-packages)."""
 from setuptools import find_packages, setup
 
-MAPPED = ("receivers", "processors", "exporters")
+MAPPED = ("receivers", "processors", "exporters", "extensions")
 
 packages = find_packages(include=["spanlens_pipeline", "spanlens_pipeline.*"])
 package_dir = {"spanlens_pipeline": "spanlens_pipeline"}

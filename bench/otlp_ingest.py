@@ -33,6 +33,7 @@ WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "lambda",
 
 CONFIG = """
 extensions:
+  storage: {{endpoint: "chdb://{data}/clickhouse"}}
   keystore: {{path: {data}/keystore.db, bootstrap_default_key: false}}
 receivers:
   otlp: {{endpoint: "127.0.0.1:{port}"}}
@@ -42,7 +43,7 @@ processors:
 exporters:
   {exporter}
 service:
-  extensions: [keystore]
+  extensions: [storage, keystore]
   pipelines:
     traces: {{receivers: [otlp], processors: [{processors}], exporters: [{exporter_id}]}}
 """
@@ -83,7 +84,7 @@ def build_body(rng: random.Random, n: int) -> bytes:
 
 
 def start_service(exporter: str, processors: list[str], data: str, port: int) -> subprocess.Popen:
-    exporter_yaml = {"nop": "nop:", "clickhouse": f"clickhouse: {{endpoint: 'chdb://{data}/clickhouse'}}"}[exporter]
+    exporter_yaml = {"nop": "nop:", "clickhouse": "clickhouse:"}[exporter]
     extra = "".join(f"  {p}:\n" for p in processors[1:])
     cfg = Path(data) / "config.yaml"
     cfg.write_text(CONFIG.format(data=data, port=port, exporter=exporter_yaml, exporter_id=exporter,

@@ -75,9 +75,10 @@ def main() -> None:
     ProviderKeys(store).add(info.id, "openai", crypto.encrypt(crypto.parse_key(enc), "sk-bench-0123456789abcdef"))
     store.close()
     port = free_port()
-    exporter_yaml = "nop:" if args.exporter == "nop" else f'clickhouse: {{endpoint: "chdb://{tmp}/clickhouse"}}'
+    exporter_yaml = "nop:" if args.exporter == "nop" else "clickhouse:"
     (tmp / "bench.yaml").write_text(f"""
 extensions:
+  storage: {{endpoint: "chdb://{tmp}/clickhouse"}}
   keystore: {{path: {tmp}/keystore.db, bootstrap_default_key: false}}
 receivers:
   proxy:
@@ -90,7 +91,7 @@ processors:
 exporters:
   {exporter_yaml}
 service:
-  extensions: [keystore]
+  extensions: [storage, keystore]
   pipelines:
     traces: {{receivers: [proxy], processors: [auth, cost, truncation], exporters: [{args.exporter}]}}
 """)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 from .model import Batch, RequestContext
 
@@ -43,10 +43,14 @@ class Settings:
 
 @dataclass(frozen=True)
 class Factory:
+    """How to build one component type. ``commands`` optionally adds CLI sub-commands
+    (called with argparse's sub-parsers), so the frame's CLI never imports a component."""
+
     type: str
     kind: Kind
     config: type
     create: Callable[[Settings, Any], "Component"]
+    commands: Callable[[Any], None] | None = None
 
 
 class Host(Protocol):
@@ -57,6 +61,19 @@ class Host(Protocol):
     def http(self, endpoint: str) -> "HttpServer": ...
 
     def exporters(self) -> list["Exporter"]: ...
+
+
+E = TypeVar("E", bound="Extension")
+
+
+def extension_of(host: Host, component_id: str, cls: type[E]) -> E:
+    """The started extension ``component_id``, checked to be a ``cls``.
+
+    Components reach each other only this way: through the host, by id."""
+    ext = host.extension(component_id)
+    if not isinstance(ext, cls):
+        raise LookupError(f"extension {component_id!r} is a {type(ext).__name__}, not a {cls.__name__}")
+    return ext
 
 
 class Consumer(Protocol):

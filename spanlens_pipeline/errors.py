@@ -1,38 +1,55 @@
-"""The error catalog: every error the service answers with, as typed exceptions.
+"""The error catalog: every exception the project raises on purpose, in one hierarchy.
 
-Each class carries a stable ``code`` (part of the API), an HTTP ``status`` and a default
-message. Raise them anywhere; ``spanlens_pipeline.http`` turns them into the envelope
-``{"error": {"code", "message", "details", "requestId"}}`` in one place.
+``PipelineError`` is the base of all of them. Its branches:
 
-    SpanlensError
-    ├── BadRequest (400 BAD_REQUEST)
-    │   ├── InvalidJsonBody (400 INVALID_JSON_BODY)
-    │   ├── ValidationFailed (400 VALIDATION_FAILED)
-    │   ├── MalformedPayload (400 MALFORMED_PAYLOAD)
-    │   └── NoProviderKey (400 NO_PROVIDER_KEY)
-    ├── Unauthorized (401 UNAUTHORIZED)
-    ├── Forbidden (403 FORBIDDEN)
-    │   └── PublicKeyWriteForbidden (403 PUBLIC_KEY_WRITE_FORBIDDEN)
-    ├── NotFound (404 NOT_FOUND)
-    ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
-    ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
-    ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
-    ├── RateLimited (429 RATE_LIMIT)
-    ├── InternalError (500 INTERNAL_ERROR)
-    ├── UpstreamFailed (502 UPSTREAM_FAILED)
-    ├── Unavailable (503 SERVICE_UNAVAILABLE)
-    │   ├── StoreUnavailable (503 STORE_UNAVAILABLE)
-    │   └── DecryptFailed (503 DECRYPT_FAILED)
-    └── UpstreamTimeout (504 UPSTREAM_TIMEOUT)
+- ``SpanlensError`` and its subclasses are answered over HTTP. Each carries a stable
+  ``code`` (part of the API), an HTTP ``status`` and a default message. Raise them
+  anywhere; ``spanlens_pipeline.http`` turns them into the envelope
+  ``{"error": {"code", "message", "details", "requestId"}}`` in one place.
+- The internal errors never reach a client as they are: a component catches them and
+  answers with a ``SpanlensError`` (or the CLI prints them and exits 1).
 
-``ConfigError`` is separate: it is raised at load time, never over HTTP.
+    PipelineError
+    ├── ConfigError          a configuration problem found at load time (names the YAML path)
+    ├── StoreError           a ClickHouse call failed; ``transient`` says whether to retry
+    ├── KeyStoreError        a key or project operation that cannot be done
+    ├── DecryptError         a provider key that cannot be encrypted or decrypted
+    ├── PriceError           a price table that cannot be read or used
+    ├── CommandError         a CLI command that cannot do what was asked
+    └── SpanlensError        answered over HTTP:
+        ├── BadRequest (400 BAD_REQUEST)
+        │   ├── InvalidJsonBody (400 INVALID_JSON_BODY)
+        │   ├── ValidationFailed (400 VALIDATION_FAILED)
+        │   ├── MalformedPayload (400 MALFORMED_PAYLOAD)
+        │   └── NoProviderKey (400 NO_PROVIDER_KEY)
+        ├── Unauthorized (401 UNAUTHORIZED)
+        ├── Forbidden (403 FORBIDDEN)
+        │   └── PublicKeyWriteForbidden (403 PUBLIC_KEY_WRITE_FORBIDDEN)
+        ├── NotFound (404 NOT_FOUND)
+        ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
+        ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
+        ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
+        ├── RateLimited (429 RATE_LIMIT)
+        ├── InternalError (500 INTERNAL_ERROR)
+        ├── UpstreamFailed (502 UPSTREAM_FAILED)
+        ├── Unavailable (503 SERVICE_UNAVAILABLE)
+        │   ├── StoreUnavailable (503 STORE_UNAVAILABLE)
+        │   └── DecryptFailed (503 DECRYPT_FAILED)
+        └── UpstreamTimeout (504 UPSTREAM_TIMEOUT)
+
+Whether a ``StoreError`` is transient is decided from the driver's exception class and
+the server's numeric error code, never from message text (which can echo user data).
 """
 from __future__ import annotations
 
 from typing import Any
 
 
-class SpanlensError(Exception):
+class PipelineError(Exception):
+    """Base of every exception the project raises on purpose."""
+
+
+class SpanlensError(PipelineError):
     """Base of every error answered over HTTP."""
 
     status: int = 500
@@ -138,9 +155,35 @@ class UpstreamTimeout(SpanlensError):
     status, code, default_message = 504, "UPSTREAM_TIMEOUT", "The upstream provider did not answer in time"
 
 
-class ConfigError(Exception):
+class ConfigError(PipelineError):
     """A configuration problem found at load time; the message names the YAML path."""
 
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class StoreError(PipelineError):
+    """A failed ClickHouse call. ``transient`` is True when retrying later may succeed;
+    ``code`` is the server's numeric error code when it sent one."""
+
+    def __init__(self, message: str, transient: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.code = code
+
+
+class KeyStoreError(PipelineError):
+    """A key or project operation that cannot be done (unknown project, revoked key…)."""
+
+
+class DecryptError(PipelineError):
+    """A provider key that cannot be encrypted or decrypted (missing or wrong ENCRYPTION_KEY)."""
+
+
+class PriceError(PipelineError, ValueError):
+    """A price table that cannot be read, or a price that cannot be used."""
+
+
+class CommandError(PipelineError):
+    """A CLI command that cannot do what was asked: ``main`` prints ``error: <message>`` and exits 1."""

@@ -6,6 +6,8 @@ receiver (OTLP, native ingest, proxy headers) join into one tree.
 """
 from __future__ import annotations
 
+from .errors import ValidationFailed
+
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -30,3 +32,12 @@ def uuid_form(hex_id: str) -> str:
     if len(hex_id) != 32:
         return hex_id
     return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
+def id_param(value: str, field: str, trace: bool) -> str:
+    """A trace id (UUID or 32 hex) or span id (UUID, 32 or 16 hex) given by a client, canonical;
+    a 400 ``VALIDATION_FAILED`` naming ``field`` otherwise."""
+    cid = canonical_id(value)
+    if cid is None or (trace and len(cid) != 32):
+        raise ValidationFailed(f"{field} must be a valid UUID", details={"field": field})
+    return cid

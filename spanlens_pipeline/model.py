@@ -27,6 +27,11 @@ SOURCE_PROXY = "proxy"
 
 SPAN_TYPES = ("llm", "tool", "retrieval", "embedding", "custom")
 
+# Column limits, defined once; every receiver checks its input against these.
+MAX_TIME_NS = 2**63 - 1  # DateTime64(9) ends at 2262-04-11T23:47:16.854775807Z
+MAX_COUNT = 2**63 - 1  # Int64 token counts
+MAX_COST_USD = Decimal(1_000_000)  # Decimal(18, 12) holds amounts below a million dollars
+
 
 @dataclass(slots=True)
 class SpanRecord:

@@ -51,6 +51,10 @@ class Registry:
     def get(self, kind: Kind, type_name: str) -> Factory | None:
         return self._factories.get((kind, type_name))
 
+    def factories(self) -> list[Factory]:
+        """Every registered factory, in registration order."""
+        return list(self._factories.values())
+
     def types(self, kind: Kind) -> list[str]:
         return [t for (k, t) in self._factories if k is kind]
 

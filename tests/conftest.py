@@ -10,13 +10,15 @@ import uuid
 
 import pytest
 
-from spanlens_pipeline.exporters.clickhouse import schema
-from spanlens_pipeline.store import Store
+from spanlens_pipeline.extensions.storage import schema
+from spanlens_pipeline.extensions.storage import Store
 
 from .support.running import RunningService, start_service
 
 BASE_CONFIG = """
 extensions:
+  storage:
+    endpoint: chdb://{chdb}
   keystore:
     path: {data}/keystore.db
     bootstrap_default_key: false
@@ -29,9 +31,8 @@ processors:
   cost:
 exporters:
   clickhouse:
-    endpoint: chdb://{chdb}
 service:
-  extensions: [keystore]
+  extensions: [storage, keystore]
   pipelines:
     traces:
       receivers: [otlp]

@@ -27,26 +27,14 @@ class SpoolConfig:
 
 @dataclass
 class Config:
-    endpoint: str = "chdb://./data/clickhouse"
-    database: str = "spanlens"
-    username: str = "default"
-    password: str = ""
-    create_schema: bool = True
+    storage: str = "storage"  # id of the storage extension that owns the store
     max_batch_rows: int = 100_000
     # Rows waiting for the store at most; past it new requests get a retryable 503 (back-pressure).
     max_queued_rows: int = 500_000
-    timeout: Millis = Millis(30000)
-    # How long start-up waits for a store that cannot be reached yet (e.g. a server still starting).
-    startup_timeout: Millis = Millis(60000)
-    settings: dict[str, str] = field(default_factory=dict)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
     spool: SpoolConfig = field(default_factory=SpoolConfig)
 
     def validate(self, path: str) -> None:
-        if not self.endpoint.startswith(("chdb://", "http://", "https://")):
-            raise ConfigError(f"{path}::endpoint", "must start with chdb://, http:// or https://")
-        if not self.database.isidentifier():
-            raise ConfigError(f"{path}::database", "must be a plain identifier")
         if self.max_batch_rows < 1:
             raise ConfigError(f"{path}::max_batch_rows", "must be at least 1")
         if self.max_queued_rows < self.max_batch_rows:

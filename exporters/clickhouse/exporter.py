@@ -8,11 +8,10 @@ from typing import Any
 
 import orjson
 
-from spanlens_pipeline.component import Exporter, Host, Settings
+from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
+from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.model import SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
-from spanlens_pipeline.store import Store, StoreError
 
-from . import schema
 from .config import Config
 from .part import Part
 from .spool import Spool
@@ -68,42 +67,19 @@ class ClickHouseExporter(Exporter):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.store: Store | None = None
         self.writer: GroupWriter | None = None
-        self.db = config.database
-
-    def open_store(self) -> Store:
-        cfg = self.config
-        return Store(cfg.endpoint, cfg.username, cfg.password, cfg.settings,
-                     send_receive_timeout_s=cfg.timeout / 1000)
+        self.db = "spanlens"
 
     async def start(self, host: Host) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.startup_timeout / 1000
-        delay = 0.25
-        while True:
-            try:
-                await asyncio.to_thread(self._open_and_migrate)
-                break
-            except StoreError as exc:
-                if not exc.transient or loop.time() + delay > deadline:
-                    raise
-                self.logger.warning("store not reachable yet (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        storage = extension_of(host, self.config.storage, StorageExtension)
+        self.db = storage.database
         spool_cfg = self.config.spool
         spool = Spool(spool_cfg.directory, spool_cfg.max_size) if spool_cfg.directory else None
         if spool is not None and len(spool):
             self.logger.warning("%d spooled write group(s) waiting; draining them into the store", len(spool))
-        self.writer = GroupWriter(self.store, self.config.retry_on_failure, self.config.max_batch_rows,
+        self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
                                   self.config.max_queued_rows, spool)
         self.writer.start()
-
-    def _open_and_migrate(self) -> None:
-        self.store = self.open_store()
-        if self.config.create_schema:
-            for m in schema.migrate(self.store, self.db):
-                self.logger.info("applied migration %04d_%s", m.version, m.name)
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         assert self.writer is not None, "exporter not started"

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from spanlens_pipeline import metrics
 from spanlens_pipeline.errors import InternalError, StoreUnavailable
-from spanlens_pipeline.store import Store, StoreError
+from spanlens_pipeline.errors import StoreError
+from spanlens_pipeline.extensions.storage import Store
 
 from .config import RetryConfig
 from .part import Part

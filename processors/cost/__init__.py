@@ -8,8 +8,9 @@ from typing import Any
 
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
 from spanlens_pipeline.errors import ConfigError
-from spanlens_pipeline.model import Batch, RequestContext, SpanRecord
+from spanlens_pipeline.model import MAX_COST_USD, Batch, RequestContext, SpanRecord
 
+from . import cli
 from .config import Config
 from .pricing import (COST_SCALE, SERVICE_TIERS, Price, PriceError, PriceTable, money, price_from_dict, read_file,
                       shipped, tier_multiplier)
@@ -21,7 +22,6 @@ SOURCE_COMPUTED, SOURCE_REPORTED = "computed", "reported"
 REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
 SERVICE_TIER_KEYS = ("gen_ai.response.service_tier", "gen_ai.request.service_tier",
                      "gen_ai.openai.response.service_tier", "gen_ai.openai.request.service_tier")
-MAX_COST = Decimal(1_000_000)  # the cost columns hold less than a million dollars per span
 
 
 def load_table(config: Config) -> PriceTable:
@@ -48,7 +48,7 @@ def reported_cost(span: SpanRecord) -> Decimal | None:
             d = money(value, key) if isinstance(value, (int, float, str)) else None
         except PriceError:
             d = None
-        if d is None or d >= MAX_COST:
+        if d is None or d >= MAX_COST_USD:
             span.flag(FLAG_INVALID_COST)
             continue
         return d.quantize(COST_SCALE)
@@ -143,4 +143,4 @@ def _first_attr(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
-factory = Factory(type="cost", kind=Kind.PROCESSOR, config=Config, create=CostProcessor)
+factory = Factory(type="cost", kind=Kind.PROCESSOR, config=Config, create=CostProcessor, commands=cli.register)

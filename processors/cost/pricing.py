@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any, Iterable
 
+from spanlens_pipeline.errors import PriceError
 from spanlens_pipeline.processors.genai.providers import canonical_provider
 
 PER_MILLION = Decimal(1_000_000)
@@ -23,10 +24,6 @@ SERVICE_TIERS = {"default": Decimal(1), "standard": Decimal(1), "auto": Decimal(
                  "batch": Decimal("0.5"), "flex": Decimal("0.5"), "priority": Decimal("1.8")}
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write")
 _ROW_KEYS = frozenset({"provider", "model", *_RATE_KEYS, "long_context", "effective_from", "note"})
-
-
-class PriceError(ValueError):
-    """A price row or file that cannot be read; the message says where."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
+from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings, extension_of
+from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.ids import canonical_id
-from spanlens_pipeline.model import SOURCE_INGEST, SOURCE_OTLP, Batch, RequestContext
-
-from .lookup import PENDING_TRACE, SpanIndex, index_for
+from spanlens_pipeline.model import SOURCE_INGEST, SOURCE_OTLP, Batch, RequestContext, SpanRecord
 
 FLAG_SELF_PARENT = "parent_self_reference"
 FLAG_BAD_PARENT = "parent_id_invalid"
@@ -26,8 +25,7 @@ FLAG_BAD_PARENT = "parent_id_invalid"
 
 @dataclass
 class Config:
-    exporter: str = "clickhouse"  # the ClickHouse exporter whose store is asked for a span's trace
-    remembered_spans: int = 100_000  # span → trace entries kept in memory
+    storage: str = "storage"  # id of the storage extension asked which trace a span belongs to
 
 
 class ParentLinkProcessor(Processor):
@@ -35,14 +33,14 @@ class ParentLinkProcessor(Processor):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.index = SpanIndex(None)
+        self.index: SpanIndex | None = None
 
     async def start(self, host: Host) -> None:
-        self.index = index_for(host, self.config.exporter, self.config.remembered_spans)
-        await self.index.load_pending()
+        self.index = extension_of(host, self.config.storage, StorageExtension).span_index
 
     async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
         index = self.index
+        assert index is not None, "parent_link processor not started"
         for span in batch.spans:
             if span.source != SOURCE_OTLP:
                 _canonical_ids(span)
@@ -59,7 +57,7 @@ class ParentLinkProcessor(Processor):
         return batch
 
 
-def _canonical_ids(span) -> None:
+def _canonical_ids(span: SpanRecord) -> None:
     span.span_id = canonical_id(span.span_id) or span.span_id
     if span.trace_id != PENDING_TRACE:
         span.trace_id = canonical_id(span.trace_id) or span.trace_id

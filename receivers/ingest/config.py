@@ -14,8 +14,8 @@ class Config:
     max_request_body_size: ByteSize = ByteSize(8 * 1024 * 1024)
     # Largest ``metadata`` object, as JSON.
     max_metadata_size: ByteSize = ByteSize(64 * 1024)
-    # The ClickHouse exporter asked whether a trace or span was created before (201 vs 200).
-    exporter: str = "clickhouse"
+    # The storage extension asked whether a trace or span was created before (201 vs 200).
+    storage: str = "storage"
 
     def validate(self, path: str) -> None:
         if ":" not in self.endpoint:

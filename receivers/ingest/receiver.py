@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline import metrics
-from spanlens_pipeline.component import Host, Receiver, Settings
+from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
 from spanlens_pipeline.errors import BadRequest
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
-from spanlens_pipeline.processors.parent_link.lookup import PENDING_TRACE, SpanIndex, index_for
+from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.body import read_body
 
 from . import validation as v
@@ -69,13 +69,12 @@ class IngestReceiver(Receiver):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.index = SpanIndex(None)
+        self.index: SpanIndex  # the storage extension's, set at start
         self.locks = _KeyLocks()
         self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
 
     async def start(self, host: Host) -> None:
-        self.index = index_for(host, self.config.exporter)
-        await self.index.load_pending()
+        self.index = extension_of(host, self.config.storage, StorageExtension).span_index
         http = host.http(self.config.endpoint)
         http.add_route("/ingest/traces", self.create_trace, ["POST"])
         http.add_route("/ingest/traces/{trace_id}", self.update_trace, ["PATCH"])

@@ -12,14 +12,12 @@ from typing import Any
 import orjson
 
 from spanlens_pipeline.errors import InvalidJsonBody, ValidationFailed
-from spanlens_pipeline.ids import canonical_id, uuid_form
-from spanlens_pipeline.model import SPAN_TYPES
+from spanlens_pipeline.ids import id_param, uuid_form
+from spanlens_pipeline.model import MAX_COST_USD, MAX_COUNT, MAX_TIME_NS, SPAN_TYPES
+from spanlens_pipeline.times import EPOCH, iso
 
 STATUSES = ("running", "completed", "error")
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_MAX_NS = 9_200_000_000_000_000_000  # DateTime64(9) ends in April 2262
-_MAX_COUNT = 2**63 - 1
-_MAX_COST = Decimal("999999")  # Decimal(18, 12) holds six integer digits
+__all__ = ["iso", "path_id"]
 
 
 def _fail(field: str, message: str) -> ValidationFailed:
@@ -44,12 +42,7 @@ def _value(doc: dict[str, Any], field: str) -> Any:
     return None if value == "" else value
 
 
-def path_id(value: str, field: str, trace: bool) -> str:
-    """A trace id (UUID or 32 hex) or span id (UUID, 32 or 16 hex) from the URL, canonical."""
-    cid = canonical_id(value)
-    if cid is None or (trace and len(cid) != 32):
-        raise _fail(field, f"{field} must be a valid UUID")
-    return cid
+path_id = id_param
 
 
 def name(doc: dict[str, Any]) -> str:
@@ -87,16 +80,11 @@ def time_ns(doc: dict[str, Any], field: str) -> int | None:
         raise _fail(field, f"{field} must be a valid ISO date") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
-    delta = dt - _EPOCH
+    delta = dt - EPOCH
     ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-    if not 0 <= ns < _MAX_NS:
+    if not 0 <= ns <= MAX_TIME_NS:
         raise _fail(field, f"{field} must be a date between 1970 and 2262")
     return ns
-
-
-def iso(ns: int) -> str:
-    """An ISO 8601 UTC timestamp (microseconds) for ``ns`` nanoseconds since the epoch."""
-    return (_EPOCH + datetime.timedelta(microseconds=ns // 1000)).isoformat()
 
 
 def status(doc: dict[str, Any]) -> str | None:
@@ -148,7 +136,7 @@ def count(doc: dict[str, Any], field: str) -> int | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         raise _fail(field, f"{field} must be a non-negative integer")
     return value
 
@@ -163,6 +151,6 @@ def cost(doc: dict[str, Any], field: str) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise _fail(field, f"{field} must be a number") from None
-    if not amount.is_finite() or not 0 <= amount <= _MAX_COST:
-        raise _fail(field, f"{field} must be between 0 and {_MAX_COST}")
+    if not amount.is_finite() or not 0 <= amount < MAX_COST_USD:
+        raise _fail(field, f"{field} must be at least 0 and below {MAX_COST_USD}")
     return amount.quantize(Decimal("1e-12"))

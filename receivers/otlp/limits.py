@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spanlens_pipeline.model import MAX_TIME_NS
+
 FLAG_ATTRIBUTES_DROPPED = "attributes_dropped"
 FLAG_VALUE_TRUNCATED = "attribute_value_truncated"
 FLAG_EVENTS_DROPPED = "events_dropped"
@@ -28,15 +30,14 @@ def cut_value(value: Any, limit: int) -> tuple[Any, bool]:
 
 
 FLAG_INVALID_TIMESTAMP = "invalid_timestamp"
-# DateTime64(9) holds up to 2262-04-11; 0 means "not set" in OTLP.
-_MAX_NS = 9_223_372_036_854_775_807
+# 0 means "not set" in OTLP.
 
 
 def timestamp(ns: int, flags: list[str]) -> int | None:
     """A start/end time in ns, or None (flagged) when it cannot be stored."""
     if ns == 0:
         return None
-    if 0 < ns <= _MAX_NS:
+    if 0 < ns <= MAX_TIME_NS:
         return ns
     flags.append(FLAG_INVALID_TIMESTAMP)
     return None

@@ -17,14 +17,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spanlens_pipeline.component import Host, Receiver, Settings
+from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
 from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, NoProviderKey, NotFound, UpstreamFailed,
                                       UpstreamTimeout)
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, crypto
-from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import RequestContext
-from spanlens_pipeline.processors.auth import authenticate
 from spanlens_pipeline.body import read_raw
 
 from . import record
@@ -51,11 +49,10 @@ class ProxyReceiver(Receiver):
 
     async def start(self, host: Host) -> None:
         cfg = self.config
-        ext = host.extension(cfg.keystore)
-        if not isinstance(ext, KeystoreExtension) or ext.store is None:
-            raise LookupError(f"extension {cfg.keystore!r} is not a started keystore")
-        self.store = ext.store
-        self.keys = ProviderKeys(ext.store)
+        ext = extension_of(host, cfg.keystore, KeystoreExtension)
+        assert ext.provider_keys is not None, "keystore extension not started"
+        self.keystore = ext
+        self.keys = ext.provider_keys
         self.encryption_key = crypto.key_from_env()
         self.limiter: Any = host.extension(cfg.ratelimit) if cfg.ratelimit else None
         self.timeout_s = cfg.upstream_timeout_ms() / 1000
@@ -74,7 +71,7 @@ class ProxyReceiver(Receiver):
             await self.client.aclose()
 
     async def key_info(self, request: Request) -> Response:
-        tenant = authenticate(self.store, dict(request.headers), write=False)
+        tenant = self.keystore.authenticate(dict(request.headers), write=False)
         return json_response({"data": {"projectId": tenant.project_id, "projectName": tenant.project_name,
                                        "providers": self.keys.providers(tenant.api_key_id),
                                        "scope": tenant.scope}})
@@ -86,7 +83,7 @@ class ProxyReceiver(Receiver):
         if provider is None:
             raise NotFound(f"Unknown provider {name!r}", details={"provider": name, "providers": list(PROVIDERS)})
         headers = dict(request.headers)
-        tenant = authenticate(self.store, headers, write=True)
+        tenant = self.keystore.authenticate(headers, write=True)
         ctx = RequestContext(headers=headers, client=request.client.host if request.client else None,
                              path=request.url.path, request_id=request_id_of(request), write=True, tenant=tenant)
         await self.next.admit(ctx)

@@ -1,5 +1,9 @@
-"""The ``spanlens-pipeline`` command line. Each sub-command lives in its own module of this
-package that defines ``register(subparsers)``; modules are found automatically."""
+"""The ``spanlens-pipeline`` command line.
+
+The frame's own commands (``run``, ``validate``) live in this package, one module each
+with ``register(subparsers)``. Components add theirs through their factory's
+``commands`` (found in the registry), so the frame never imports a component.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,28 +12,23 @@ import logging
 import pkgutil
 import sys
 
-from spanlens_pipeline.cli.common import CommandError
-from spanlens_pipeline.errors import ConfigError, SpanlensError
-from spanlens_pipeline.extensions.keystore import KeyStoreError
-from spanlens_pipeline.store import StoreError
+from spanlens_pipeline.errors import ConfigError, PipelineError, SpanlensError
+from spanlens_pipeline.registry import Registry
 
-# Shown first in --help, in this order; other command modules follow alphabetically.
-_FIRST = ("run", "validate", "migrate", "keys", "sql")
-
-
-def _command_modules() -> list[str]:
-    found = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "common")
-    return [m for m in _FIRST if m in found] + [m for m in found if m not in _FIRST]
+_FRAME_COMMANDS = ("run", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spanlens-pipeline",
                                      description="Self-hosted ingest pipeline for LLM observability.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _command_modules():
-        module = importlib.import_module(f"spanlens_pipeline.cli.{name}")
-        if hasattr(module, "register"):
-            module.register(sub)
+    found = {m.name for m in pkgutil.iter_modules(__path__)}
+    for name in _FRAME_COMMANDS:
+        if name in found:
+            importlib.import_module(f"spanlens_pipeline.cli.{name}").register(sub)
+    for factory in Registry.default().factories():
+        if factory.commands is not None:
+            factory.commands(sub)
     return parser
 
 
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpanlensError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except (CommandError, KeyStoreError, StoreError) as exc:
+    except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,19 +1,19 @@
-"""What several commands share: the --config option and opening the stores it names."""
+"""What several commands share: the --config option and building a component it names."""
 from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import os
+from typing import Any
 
 from spanlens_pipeline import config as config_mod
-from spanlens_pipeline.component import Kind
-from spanlens_pipeline.errors import ConfigError
+from spanlens_pipeline.component import Component, Kind, Settings
+from spanlens_pipeline.errors import CommandError, ConfigError
+
+__all__ = ["CommandError", "DEFAULT_CONFIG", "add_config_option", "component", "load_config", "utc_text"]
 
 DEFAULT_CONFIG = os.path.join("config", "default.yaml")
-
-
-class CommandError(Exception):
-    """A command that cannot do what was asked: ``main`` prints ``error: <message>`` and exits 1."""
 
 
 def utc_text(timestamp: float) -> str:
@@ -30,22 +30,11 @@ def load_config(args: argparse.Namespace) -> config_mod.Config:
     return config_mod.load(args.config)
 
 
-def keystore(cfg: config_mod.Config):
-    """Open the key store of the config's keystore extension."""
-    from spanlens_pipeline.extensions.keystore import KeyStore
-
-    for c in cfg.of_kind(Kind.EXTENSION):
-        if c.factory.type == "keystore":
-            return KeyStore(c.config.path)
-    raise ConfigError("extensions", "no keystore extension is configured")
-
-
-def clickhouse_exporter(cfg: config_mod.Config):
-    """The first clickhouse exporter of the config, built but not started."""
-    from spanlens_pipeline.component import Settings
-    import logging
-
-    for c in cfg.of_kind(Kind.EXPORTER):
-        if c.factory.type == "clickhouse":
-            return c.factory.create(Settings(c.id, logging.getLogger(c.id)), c.config)
-    raise ConfigError("exporters", "no clickhouse exporter is configured")
+def component(cfg: config_mod.Config, kind: Kind, type_name: str) -> Any:
+    """The first component of ``type_name`` in the config, built but not started."""
+    for c in cfg.of_kind(kind):
+        if c.factory.type == type_name:
+            built: Component = c.factory.create(Settings(c.id, logging.getLogger(f"spanlens_pipeline.cli.{c.id}")),
+                                                c.config)
+            return built
+    raise ConfigError(kind.section, f"no {type_name} {kind.value} is configured")

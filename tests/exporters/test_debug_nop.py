@@ -9,8 +9,8 @@ import httpx
 from ..conftest import BASE_CONFIG
 from ..receivers.otlp_payloads import pb_request, pb_span
 
-CONFIG = BASE_CONFIG.replace("exporters:\n  clickhouse:\n    endpoint: chdb://{chdb}",
-                             "exporters:\n  debug:\n    verbosity: detailed\n  nop:").replace(
+CONFIG = BASE_CONFIG.replace("exporters:\n  clickhouse:\n",
+                             "exporters:\n  debug:\n    verbosity: detailed\n  nop:\n").replace(
     "exporters: [clickhouse]", "exporters: [debug, nop]")
 
 

@@ -10,9 +10,11 @@ from spanlens_pipeline.component import Settings
 from spanlens_pipeline.exporters.clickhouse import ClickHouseExporter, Config
 from spanlens_pipeline.model import Batch, RequestContext, SpanRecord
 
+from ..support.host import storage_host
+
 
 def test_partial_records_merge_field_by_field(chdb_path, store):
-    exporter = ClickHouseExporter(Settings("clickhouse", logging.getLogger("t")), Config(endpoint=f"chdb://{chdb_path}"))
+    exporter = ClickHouseExporter(Settings("clickhouse", logging.getLogger("t")), Config())
     trace, span = os.urandom(16).hex(), os.urandom(8).hex()
     full = SpanRecord(trace, span, project_id="p-merge", organization_id="o", name="chat", span_type="llm",
                       start_time=1_700_000_000_000_000_000, attributes={"gen_ai.request.model": "gpt-4o", "n": 1},
@@ -23,7 +25,7 @@ def test_partial_records_merge_field_by_field(chdb_path, store):
                        attributes={"extra": "x"})
 
     async def go():
-        await exporter.start(None)  # type: ignore[arg-type]
+        await exporter.start(await storage_host(chdb_path))
         try:
             for rec in (full, end, later):
                 await exporter.export(Batch(spans=[rec]), RequestContext(headers={}))

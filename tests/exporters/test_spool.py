@@ -56,7 +56,8 @@ def test_spans_accepted_during_an_outage_arrive_later(service_factory, tmp_path,
     server.start()
     spool = tmp_path / "spool"
     config = BASE_CONFIG.replace("endpoint: chdb://{chdb}", f"endpoint: http://127.0.0.1:{server.port}\n"
-                                 f"    database: spanlens_spool\n    spool: {{directory: {spool}}}")
+                                 "    database: spanlens_spool").replace(
+        "exporters:\n  clickhouse:\n", f"exporters:\n  clickhouse:\n    spool: {{directory: {spool}}}\n")
     try:
         rs = service_factory(config)
         key = rs.new_key(project)

@@ -117,7 +117,7 @@ def test_validate_and_migrate_commands(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((REPO / "config" / "default.yaml").read_text().replace("endpoint: chdb://", "endpont: chdb://"))
     r = run_cli("validate", config=str(bad))
-    assert r.returncode == 2 and "exporters::clickhouse::endpont: unknown key" in r.stderr
+    assert r.returncode == 2 and "extensions::storage::endpont: unknown key" in r.stderr
     env = {"SPANLENS_DATA_DIR": str(tmp_path / "d")}
     assert run_cli("validate", env=env).returncode == 0
     first = run_cli("migrate", env=env)

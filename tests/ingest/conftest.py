@@ -8,6 +8,8 @@ from tests.support.running import RunningService, start_service
 
 INGEST_CONFIG = """
 extensions:
+  storage:
+    endpoint: chdb://{chdb}
   keystore:
     path: {data}/keystore.db
     bootstrap_default_key: false
@@ -23,9 +25,8 @@ processors:
   parent_link:
 exporters:
   clickhouse:
-    endpoint: chdb://{chdb}
 service:
-  extensions: [keystore, api]
+  extensions: [storage, keystore, api]
   pipelines:
     traces:
       receivers: [otlp, ingest]

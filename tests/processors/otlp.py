@@ -9,7 +9,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from spanlens_pipeline.store import Store
+from spanlens_pipeline.extensions.storage import Store
 
 COLUMNS = ("span_type, provider, operation, request_model, response_model, input_tokens, output_tokens, "
            "cache_read_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost_usd, reported_cost_usd, "

@@ -32,10 +32,12 @@ def proxy_yaml(stub: StubUpstream, extra: str = "", bases: dict[str, str] | None
     bases = {name: f"{stub.url}/{name}{'/v1' if name == 'openai' else ''}" for name in PROVIDERS} | (bases or {})
     base_yaml = "\n".join(f"      {name}:\n        api_base: {url}" for name, url in bases.items())
     others = "".join(f"  {r}:\n    endpoint: 127.0.0.1:{{port}}\n" for r in RECEIVERS if r != "proxy")
-    ext_ids = ["keystore"] + [line.strip().rstrip(":") for line in extensions.splitlines()
+    ext_ids = ["storage", "keystore"] + [line.strip().rstrip(":") for line in extensions.splitlines()
                               if line.startswith("  ") and not line.startswith("   ") and line.strip()]
     return f"""
 extensions:
+  storage:
+    endpoint: chdb://{{chdb}}
   keystore:
     path: {{data}}/keystore.db
     bootstrap_default_key: false
@@ -48,7 +50,6 @@ processors:
 {chr(10).join(f'  {p}:' for p in PROCESSORS)}
 exporters:
   clickhouse:
-    endpoint: chdb://{{chdb}}
 service:
   extensions: [{', '.join(ext_ids)}]
   pipelines:

@@ -15,7 +15,7 @@ STRICT = """    upstream_timeout: 300ms
     ratelimit: ratelimit
 """
 RATELIMIT = """  ratelimit:
-    store: ""
+    storage: ""
     limits:
       - {scope: end_user, end_user: limited-user, requests: 1, window: 60s}
 """

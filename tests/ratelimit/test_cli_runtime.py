@@ -11,6 +11,8 @@ from ..support.running import run_cli
 
 CONFIG = """
 extensions:
+  storage:
+    endpoint: chdb://{chdb}
   keystore:
     path: {data}/keystore.db
     bootstrap_default_key: false
@@ -25,9 +27,8 @@ processors:
   auth:
 exporters:
   clickhouse:
-    endpoint: chdb://{chdb}
 service:
-  extensions: [keystore, ratelimit]
+  extensions: [storage, keystore, ratelimit]
   pipelines:
     traces:
       receivers: [otlp]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from spanlens_pipeline.component import Kind
 from spanlens_pipeline.errors import ConfigError
 
-from .common import add_config_option, load_config
+from spanlens_pipeline.cli.common import add_config_option, load_config
 
 
 def register(sub) -> None:
@@ -40,7 +40,7 @@ def _cost_config(args):
 
 
 def _import(args) -> int:
-    from spanlens_pipeline.processors.cost.litellm import convert
+    from .litellm import convert
 
     out = args.out
     if not out:
@@ -66,8 +66,8 @@ def _import(args) -> int:
 
 
 def _lookup(args) -> int:
-    from spanlens_pipeline.processors.cost import load_table
-    from spanlens_pipeline.processors.cost.config import Config
+    from . import load_table
+    from .config import Config
 
     table = load_table(_cost_config(args) or Config())
     price = table.find(args.provider, args.model)

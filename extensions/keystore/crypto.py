@@ -15,12 +15,10 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from spanlens_pipeline.errors import DecryptError
+
 ENV_VAR = "ENCRYPTION_KEY"
 _NONCE, _TAG = 12, 16
-
-
-class DecryptError(Exception):
-    """A stored secret that cannot be decrypted under the current key."""
 
 
 def parse_key(value: str) -> bytes:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
+from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of
 from spanlens_pipeline.errors import NotFound
 from spanlens_pipeline.extensions.keystore import KeystoreExtension
+from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.http import json_response
-from spanlens_pipeline.processors.auth import authenticate
-from spanlens_pipeline.processors.parent_link.lookup import SpanIndex, clickhouse_of
-from spanlens_pipeline.receivers.ingest.validation import path_id
+from spanlens_pipeline.ids import id_param
 
+from . import cli
 from .tree import load_trace
 
 
@@ -27,7 +27,7 @@ from .tree import load_trace
 class Config:
     endpoint: str = "localhost:4318"
     keystore: str = "keystore"  # id of the keystore extension
-    exporter: str = "clickhouse"  # the ClickHouse exporter whose store is read
+    storage: str = "storage"  # id of the storage extension that is read
 
 
 class ApiExtension(Extension):
@@ -35,24 +35,22 @@ class ApiExtension(Extension):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.host: Host | None = None
-        self.reader = SpanIndex(None)
+        self.keystore: KeystoreExtension | None = None
+        self.storage: StorageExtension | None = None
 
     async def start(self, host: Host) -> None:
-        self.host = host
-        self.reader.exporter = clickhouse_of(host, self.config.exporter)
+        self.keystore = extension_of(host, self.config.keystore, KeystoreExtension)
+        self.storage = extension_of(host, self.config.storage, StorageExtension)
         host.http(self.config.endpoint).add_route("/api/v1/traces/{trace_id}", self.get_trace, ["GET"])
 
     async def get_trace(self, request: Request) -> Response:
-        assert self.host is not None
-        keystore = self.host.extension(self.config.keystore)
-        assert isinstance(keystore, KeystoreExtension) and keystore.store is not None
-        tenant = authenticate(keystore.store, dict(request.headers), write=False)
-        trace_id = path_id(request.path_params["trace_id"], "id", trace=True)
-        trace = await asyncio.to_thread(load_trace, self.reader.query_sync, tenant.project_id, trace_id)
+        assert self.keystore is not None and self.storage is not None, "api extension not started"
+        tenant = self.keystore.authenticate(dict(request.headers), write=False)
+        trace_id = id_param(request.path_params["trace_id"], "id", trace=True)
+        trace = await asyncio.to_thread(load_trace, self.storage.named, tenant.project_id, trace_id)
         if trace is None:
             raise NotFound("Trace not found")
         return json_response({"success": True, "data": trace})
 
 
-factory = Factory(type="api", kind=Kind.EXTENSION, config=Config, create=ApiExtension)
+factory = Factory(type="api", kind=Kind.EXTENSION, config=Config, create=ApiExtension, commands=cli.register)

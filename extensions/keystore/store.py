@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from spanlens_pipeline.errors import KeyStoreError
 from spanlens_pipeline.model import Tenant
 
 FULL_PREFIX = "sl_live_"
@@ -69,10 +70,6 @@ class KeyInfo:
 
     def tenant(self) -> Tenant:
         return Tenant(self.organization_id, self.project_id, self.project_name, self.id, self.prefix, self.scope)
-
-
-class KeyStoreError(Exception):
-    """A key-management request that cannot be done (unknown or ambiguous key, ...)."""
 
 
 class KeyStore:

@@ -1,4 +1,4 @@
-"""The one storage module: a ClickHouse connection, embedded (chdb) or over HTTP.
+"""A ClickHouse connection, embedded (chdb) or over HTTP: the storage extension's ``Store``.
 
 Both targets use clickhouse-connect. ``chdb:///abs/path`` or ``chdb://relative/path``
 opens the embedded engine in this process (one process may own a data directory at a
@@ -14,22 +14,34 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
-from .errors import StoreUnavailable
+from spanlens_pipeline.errors import StoreError, StoreUnavailable
 
-log = logging.getLogger("spanlens_pipeline.store")
+log = logging.getLogger("spanlens_pipeline.extension.storage")
+
+# Server error codes after which the same statement may succeed later: overload, timeouts,
+# network trouble, a full disk, replication or keeper hiccups. Any other code is permanent.
+TRANSIENT_CODES = frozenset({
+    159,  # TIMEOUT_EXCEEDED
+    164,  # READONLY (a replica that is read-only for a while)
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  # NO_FREE_CONNECTION
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    241,  # MEMORY_LIMIT_EXCEEDED
+    242,  # TABLE_IS_READ_ONLY
+    243,  # NOT_ENOUGH_SPACE
+    252,  # TOO_MANY_PARTS
+    285,  # TOO_FEW_LIVE_REPLICAS
+    319,  # UNKNOWN_STATUS_OF_INSERT
+    394,  # QUERY_WAS_CANCELLED
+    425,  # SYSTEM_ERROR (errno from the OS, e.g. ENOSPC)
+    999,  # KEEPER_EXCEPTION
+})
 
 _clients: dict[tuple, Any] = {}
 _lock = threading.Lock()
-
-
-class StoreError(Exception):
-    """A failed store call. ``transient`` is True when retrying later may succeed."""
-
-    def __init__(self, message: str, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
 
 
 def is_embedded(dsn: str) -> bool:
@@ -65,14 +77,14 @@ class Store:
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         try:
             return self.client.command(sql, parameters=parameters)
-        except ClickHouseError as exc:
+        except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""
         try:
             result = self.client.query(sql, parameters=parameters)
-        except ClickHouseError as exc:
+        except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
         names = result.column_names
         return [dict(zip(names, row)) for row in result.result_rows]
@@ -82,16 +94,24 @@ class Store:
         """Insert pre-encoded rows (one JSON value per line) in one statement."""
         try:
             self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt)
-        except ClickHouseError as exc:
+        except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a driver error is worth retrying: a transport failure (no server code), or
+    one of ``TRANSIENT_CODES``. Decided from the exception's class and code, never its text."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code in TRANSIENT_CODES
+    return isinstance(exc, (OperationalError, OSError))
 
 
 def _store_error(exc: Exception) -> StoreError:
     text = str(exc)
-    # Connection problems and server overload are worth retrying; a bad statement or row is not.
-    transient = any(s in text for s in ("Connection", "connect", "timed out", "Timeout", "TOO_MANY",
-                                        "MEMORY_LIMIT", "Network", "503", "502"))
-    return StoreError(text.strip().splitlines()[0][:500] if text else type(exc).__name__, transient)
+    code = getattr(exc, "code", None)
+    return StoreError(text.strip().splitlines()[0][:500] if text else type(exc).__name__, is_transient(exc),
+                      code if isinstance(code, int) else None)
 
 
 def _connect(dsn: str, username: str, password: str, settings: dict[str, Any],

@@ -10,22 +10,12 @@ from typing import Any, Callable
 
 import orjson
 
-from spanlens_pipeline.receivers.ingest.validation import iso
+from spanlens_pipeline.times import iso_or_none as _iso
 
+# Runs one of the storage extension's named queries with parameters; rows as dicts.
 Query = Callable[..., list[dict[str, Any]]]
 
-_ROLLUP = ("SELECT *, toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns "
-           "FROM {db}.traces WHERE project_id = %(p)s AND trace_id = %(t)s")
-_SPANS = ("SELECT span_id, parent_span_id, name, span_type, kind, source, service_name, status_code, "
-          "status_message, toUnixTimestamp64Nano(start_time) AS start_ns, toUnixTimestamp64Nano(end_time) AS end_ns, "
-          "duration_ns, input, output, metadata, provider, request_model, response_model, input_tokens, "
-          "output_tokens, total_tokens, cost_usd, reported_cost_usd, cost_source, request_id, flags "
-          "FROM {db}.spans FINAL WHERE project_id = %(p)s AND trace_id = %(t)s")
 _LAST = 2**63
-
-
-def _iso(ns: int | None) -> str | None:
-    return None if ns is None else iso(ns)
 
 
 def _ms(ns: int | None) -> float | None:
@@ -109,11 +99,11 @@ def build_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def load_trace(query: Query, project_id: str, trace_id: str) -> dict[str, Any] | None:
     """The trace ``trace_id`` of ``project_id`` with its span tree, or None if it has no rows."""
-    rollup = query(_ROLLUP, p=project_id, t=trace_id)
+    rollup = query("trace_rollup", p=project_id, t=trace_id)
     if not rollup:
         return None
     r = rollup[0]
-    spans = build_tree(query(_SPANS, p=project_id, t=trace_id))
+    spans = build_tree(query("trace_spans", p=project_id, t=trace_id))
     return {
         "id": trace_id, "name": r["name"], "status": r["status"], "error_message": r["error_message"],
         "started_at": _iso(r["start_ns"]), "ended_at": _iso(r["end_ns"]),

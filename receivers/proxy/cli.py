@@ -8,11 +8,16 @@ from __future__ import annotations
 import getpass
 import sys
 
-from spanlens_pipeline.extensions.keystore import crypto
-from spanlens_pipeline.extensions.keystore.provider_keys import ProviderKeys
-from spanlens_pipeline.receivers.proxy.providers import PROVIDERS
+from spanlens_pipeline.cli.common import CommandError, add_config_option, component, load_config, utc_text
+from spanlens_pipeline.component import Kind
+from spanlens_pipeline.extensions.keystore import KeyStore, ProviderKeys, crypto
 
-from .common import CommandError, add_config_option, keystore, load_config, utc_text
+from .providers import PROVIDERS
+
+
+def keystore(args) -> KeyStore:
+    """The key store named by ``--config`` (its keystore extension's file)."""
+    return component(load_config(args), Kind.EXTENSION, "keystore").open()
 
 
 def register(sub) -> None:
@@ -63,7 +68,7 @@ def _add(args) -> int:
         token = secret
     else:
         token = crypto.encrypt(enc_key, secret)
-    store = keystore(load_config(args))
+    store = keystore(args)
     info = store.find_key(args.key)
     pk = ProviderKeys(store).add(info.id, args.provider, token, name=args.name, resource_url=args.resource_url)
     print(f"stored {pk.provider} key {pk.id} under {info.prefix} (project {info.project_name!r})")
@@ -71,7 +76,7 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore(args)
     key_id = store.find_key(args.key).id if args.key else None
     print(f"{'ID':<36} {'KEY':<18} {'PROVIDER':<11} {'CREATED':<20} {'STATUS':<8} RESOURCE")
     for k in ProviderKeys(store).list(key_id):
@@ -81,7 +86,7 @@ def _list(args) -> int:
 
 
 def _revoke(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore(args)
     info = store.find_key(args.key)
     pk = ProviderKeys(store).revoke(info.id, args.provider)
     print(f"revoked {pk.provider} key {pk.id} under {info.prefix}")

@@ -6,12 +6,12 @@ import sys
 
 import orjson
 
-from spanlens_pipeline.extensions.api.tree import load_trace
-from spanlens_pipeline.extensions.keystore import KeyStoreError
-from spanlens_pipeline.processors.parent_link.lookup import SpanIndex
-from spanlens_pipeline.receivers.ingest.validation import path_id
+from spanlens_pipeline.cli.common import add_config_option, component, load_config
+from spanlens_pipeline.component import Kind
+from spanlens_pipeline.errors import KeyStoreError
+from spanlens_pipeline.ids import id_param
 
-from .common import add_config_option, clickhouse_exporter, keystore, load_config
+from .tree import load_trace
 
 
 def register(sub) -> None:
@@ -27,19 +27,16 @@ def register(sub) -> None:
 
 def _show(args) -> int:
     cfg = load_config(args)
-    trace_id = path_id(args.trace_id, "ID", trace=True)
-    exporter = clickhouse_exporter(cfg)
-    exporter.store = exporter.open_store()
-    query = SpanIndex(exporter).query_sync
+    trace_id = id_param(args.trace_id, "ID", trace=True)
+    query = component(cfg, Kind.EXTENSION, "storage").named
     if args.project:
         try:
-            projects = [keystore(cfg).project(args.project, create=False)[1]]
+            projects = [component(cfg, Kind.EXTENSION, "keystore").open().project(args.project, create=False)[1]]
         except KeyStoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     else:
-        projects = [r["project_id"] for r in query(
-            "SELECT DISTINCT project_id FROM {db}.traces WHERE trace_id = %(t)s", t=trace_id)]
+        projects = [r["project_id"] for r in query("trace_projects", t=trace_id)]
     if len(projects) > 1:
         print("error: several projects hold this trace id; choose one with --project", file=sys.stderr)
         return 1

@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 
+from spanlens_pipeline.cli.common import CommandError, add_config_option, component, load_config
 from spanlens_pipeline.component import Kind
-from spanlens_pipeline.extensions.ratelimit.rules import clear_limits, open_table, runtime_rows, set_limit
+from spanlens_pipeline.config import Config
 
-from .common import CommandError, add_config_option, keystore, load_config
+from .rules import clear_limits, open_table, runtime_rows, set_limit
+
+
+def keystore(cfg: Config):
+    """The key store of the config's keystore extension (runtime limits live in its file)."""
+    return component(cfg, Kind.EXTENSION, "keystore").open()
 
 SCOPES = ("api_key", "project", "end_user")
 

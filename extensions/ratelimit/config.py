@@ -64,7 +64,7 @@ class Organization:
 @dataclass
 class Config:
     keystore: str = "keystore"  # id of the keystore extension (runtime limits live in its file)
-    store: str = "clickhouse"  # id of the clickhouse exporter whose requests table seeds the quota; "" = none
+    storage: str = "storage"  # id of the storage extension whose requests table seeds the quota; "" = none
     sync_interval: Millis = Millis(60_000)  # re-read quota counts from a server store (replicas)
     limits: list[Rule] = field(default_factory=list)
     default_plan: str = "free"

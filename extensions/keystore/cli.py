@@ -1,7 +1,18 @@
 """``keys``: create, list and revoke Spanlens API keys."""
 from __future__ import annotations
 
-from .common import add_config_option, keystore, load_config, utc_text
+from typing import TYPE_CHECKING
+
+from spanlens_pipeline.cli.common import add_config_option, component, load_config, utc_text
+from spanlens_pipeline.component import Kind
+
+if TYPE_CHECKING:
+    from .store import KeyStore
+
+
+def keystore(args) -> "KeyStore":
+    """The key store named by ``--config`` (its keystore extension's file)."""
+    return component(load_config(args), Kind.EXTENSION, "keystore").open()
 
 
 def register(sub) -> None:
@@ -23,7 +34,7 @@ def register(sub) -> None:
 
 
 def _create(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore(args)
     raw, info = store.create_key(args.project, public=args.public, name=args.name)
     print(f"created {info.scope} key {info.prefix} for project {info.project_name!r} ({info.project_id})")
     print("the key is shown once:")
@@ -32,7 +43,7 @@ def _create(args) -> int:
 
 
 def _list(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore(args)
     print(f"{'PREFIX':<22} {'SCOPE':<7} {'PROJECT':<20} {'CREATED':<20} STATUS")
     for k in store.list_keys():
         print(f"{k.prefix:<22} {k.scope:<7} {k.project_name:<20} {utc_text(k.created_at):<20} "
@@ -41,7 +52,7 @@ def _list(args) -> int:
 
 
 def _revoke(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore(args)
     info = store.revoke(args.key)
     print(f"revoked {info.prefix} (project {info.project_name!r})")
     return 0

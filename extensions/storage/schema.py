@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from spanlens_pipeline.store import Store
+from .store import Store
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

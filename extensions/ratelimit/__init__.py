@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
+from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of
+from spanlens_pipeline.errors import StoreError
 from spanlens_pipeline.extensions.keystore import KeyStore, KeystoreExtension
+from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.model import Tenant
-from spanlens_pipeline.store import StoreError, is_embedded
 
+from . import cli
 from .config import Config
 from .limiter import Limiter
 from .rules import open_table
@@ -29,21 +31,17 @@ class RateLimitExtension(Extension):
         super().__init__(settings, config)
         self.limiter: Limiter | None = None
         self._keystore: KeyStore | None = None
-        self._exporter = None
+        self._storage: StorageExtension | None = None
         self._task: asyncio.Task | None = None
 
     async def start(self, host: Host) -> None:
-        ks_ext = host.extension(self.config.keystore)
-        if not isinstance(ks_ext, KeystoreExtension):
-            raise LookupError(f"extension {self.config.keystore!r} is not a keystore")
+        ks_ext = extension_of(host, self.config.keystore, KeystoreExtension)
         # Our own connection to the key store file: PRAGMA data_version then reports every
         # other connection's writes (the CLI's, the keystore extension's).
         self._keystore = KeyStore(ks_ext.config.path)
         self.limiter = Limiter(self.config, open_table(self._keystore))
-        if self.config.store:
-            self._exporter = next((e for e in host.exporters() if e.id == self.config.store), None)
-            if self._exporter is None or not hasattr(self._exporter, "open_store"):
-                raise LookupError(f"{self.config.store!r} is not a clickhouse exporter of this service")
+        if self.config.storage:
+            self._storage = extension_of(host, self.config.storage, StorageExtension)
             await asyncio.to_thread(self.sync_quota)
         self._task = asyncio.create_task(self._housekeeping(), name=f"{self.id}-housekeeping")
 
@@ -54,21 +52,18 @@ class RateLimitExtension(Extension):
 
     def sync_quota(self) -> None:
         """Raise this month's per-organization counts to what the requests table holds."""
-        assert self.limiter is not None and self._exporter is not None
+        assert self.limiter is not None and self._storage is not None
         start = self.limiter.month_start
         try:
-            rows = self._exporter.open_store().query(
-                f"SELECT organization_id, count() AS n FROM {self._exporter.db}.requests FINAL "
-                "WHERE created_at >= toDateTime(%(start)s, 'UTC') GROUP BY organization_id", {"start": start})
-        except StoreError as exc:  # no requests table yet, or the store is down: keep counting in memory
-            self.logger.log(logging.DEBUG if "UNKNOWN_" in str(exc) else logging.WARNING,
-                            "quota counts not read from the store: %s", exc)
+            rows = self._storage.named("quota_counts", start=start)
+        except StoreError as exc:  # the store is down: keep counting in memory
+            self.logger.warning("quota counts not read from the store: %s", exc)
             return
         self.limiter.merge_counts({r["organization_id"]: int(r["n"]) for r in rows}, start)
 
     async def _housekeeping(self) -> None:
         assert self.limiter is not None
-        replicas = self._exporter is not None and not is_embedded(self._exporter.config.endpoint)
+        replicas = self._storage is not None and not self._storage.embedded
         interval = SWEEP_INTERVAL_S
         if replicas and self.config.sync_interval:
             interval = min(interval, self.config.sync_interval / 1000)
@@ -89,4 +84,5 @@ class RateLimitExtension(Extension):
             self._keystore.close()
 
 
-factory = Factory(type="ratelimit", kind=Kind.EXTENSION, config=Config, create=RateLimitExtension)
+factory = Factory(type="ratelimit", kind=Kind.EXTENSION, config=Config, create=RateLimitExtension,
+                  commands=cli.register)

@@ -1,0 +1,92 @@
+"""Storage extension: the one ClickHouse store of the service.
+
+It opens the store (embedded chdb or a server), applies the migrations at start and
+answers the named read queries. Every component that writes or reads ClickHouse asks the
+host for it (``host.extension("storage")``): the clickhouse exporter, the ingest receiver,
+parent linking, the api and ratelimit extensions, and the CLI.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
+from spanlens_pipeline.errors import StoreError
+
+from . import cli, queries, schema
+from .config import Config
+from .index import PENDING_TRACE, SpanIndex
+from .store import Store, embedded_path, is_embedded
+
+__all__ = ["Config", "PENDING_TRACE", "SpanIndex", "StorageExtension", "Store", "StoreError", "embedded_path",
+           "factory", "is_embedded"]
+
+
+class StorageExtension(Extension):
+    config: Config
+
+    def __init__(self, settings: Settings, config: Config) -> None:
+        super().__init__(settings, config)
+        self.database = config.database
+        self.embedded = is_embedded(config.endpoint)
+        self._store: Store | None = None
+        self.span_index = SpanIndex(self.named, self.embedded, config.remembered_spans)
+
+    @property
+    def store(self) -> Store:
+        """The open store (opened on first use, e.g. by a CLI command)."""
+        if self._store is None:
+            self._store = self.open()
+        return self._store
+
+    def open(self) -> Store:
+        cfg = self.config
+        return Store(cfg.endpoint, cfg.username, cfg.password, cfg.settings,
+                     send_receive_timeout_s=cfg.timeout / 1000)
+
+    def migrate(self) -> list[schema.Migration]:
+        """Apply the migrations not yet applied; return those applied now."""
+        return schema.migrate(self.store, self.database)
+
+    async def start(self, host: Host) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.startup_timeout / 1000
+        delay = 0.25
+        while True:
+            try:
+                await asyncio.to_thread(self._open_and_migrate)
+                break
+            except StoreError as exc:
+                if not exc.transient or loop.time() + delay > deadline:
+                    raise
+                self.logger.warning("store not reachable yet (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        await self.span_index.load_pending()
+
+    def _open_and_migrate(self) -> None:
+        self._store = self.open()
+        if self.config.create_schema:
+            for m in self.migrate():
+                self.logger.info("applied migration %04d_%s", m.version, m.name)
+
+    # -- reading ----------------------------------------------------------------------------
+    def sql(self, statement: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of ``statement`` (``{db}`` is the database), as dicts."""
+        return self.store.query(statement.replace("{db}", self.database), params)
+
+    def named(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of the named query ``queries/<name>.sql``."""
+        return self.sql(queries.text(name), **params)
+
+    async def anamed(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """``named``, run off the event loop."""
+        return await asyncio.to_thread(self.named, name, **params)
+
+    def table(self, name: str) -> str:
+        """The qualified name of one of the schema's tables."""
+        return f"{self.database}.{name}"
+
+
+factory = Factory(type="storage", kind=Kind.EXTENSION, config=Config, create=StorageExtension,
+                  commands=cli.register)
