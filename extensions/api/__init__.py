@@ -3,6 +3,9 @@
 ``GET /api/v1/traces/{id}`` returns one trace of the caller's project as a tree (see
 ``tree``). Full and public keys may read; rows are always filtered by the key's project,
 so an id from another project answers 404 exactly like an unknown one.
+
+With ``web_page: true`` (the default) the same endpoint serves the built-in web page at
+``/`` and its files at ``/ui/*`` (see ``web``).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from spanlens_pipeline.ids import id_param
 
 from . import cli
 from .tree import load_trace
+from .web import WebPage
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Config:
     endpoint: str = "localhost:4318"
     keystore: str = "keystore"  # id of the keystore extension
     storage: str = "storage"  # id of the storage extension that is read
+    web_page: bool = True  # serve the built-in web page at / and /ui/*
 
 
 class ApiExtension(Extension):
@@ -41,7 +46,12 @@ class ApiExtension(Extension):
     async def start(self, host: Host) -> None:
         self.keystore = extension_of(host, self.config.keystore, KeystoreExtension)
         self.storage = extension_of(host, self.config.storage, StorageExtension)
-        host.http(self.config.endpoint).add_route("/api/v1/traces/{trace_id}", self.get_trace, ["GET"])
+        server = host.http(self.config.endpoint)
+        server.add_route("/api/v1/traces/{trace_id}", self.get_trace, ["GET"])
+        if self.config.web_page:
+            page = WebPage()
+            server.add_route("/", page.index, ["GET"])
+            server.add_route("/ui/{name}", page.asset, ["GET"])
 
     async def get_trace(self, request: Request) -> Response:
         assert self.keystore is not None and self.storage is not None, "api extension not started"
