@@ -141,15 +141,16 @@ class KeyStore:
             return tenant
 
     # -- management --------------------------------------------------------------------
-    def project(self, name: str, create: bool = True) -> tuple[str, str]:
-        """(organization_id, project_id) of a project in the default organization."""
+    def project(self, name: str, create: bool = True, organization: str | None = None) -> tuple[str, str]:
+        """(organization_id, project_id) of a project in the named (else the default) organization."""
+        organization = organization or self.DEFAULT_ORGANIZATION
         with self._lock:
-            org = self.db.execute("SELECT id FROM organizations WHERE name = ?", (self.DEFAULT_ORGANIZATION,)).fetchone()
+            org = self.db.execute("SELECT id FROM organizations WHERE name = ?", (organization,)).fetchone()
             if org is None:
                 if not create:
                     raise KeyStoreError(f"no project named {name!r}")
                 org_id = str(uuid.uuid4())
-                self.db.execute("INSERT INTO organizations VALUES (?, ?, ?)", (org_id, self.DEFAULT_ORGANIZATION, time.time()))
+                self.db.execute("INSERT INTO organizations VALUES (?, ?, ?)", (org_id, organization, time.time()))
             else:
                 org_id = org["id"]
             row = self.db.execute("SELECT id FROM projects WHERE organization_id = ? AND name = ?", (org_id, name)).fetchone()
@@ -161,7 +162,15 @@ class KeyStore:
             self.db.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (pid, org_id, name, time.time()))
             return org_id, pid
 
-    def create_key(self, project_name: str, public: bool = False, name: str = "") -> tuple[str, KeyInfo]:
+    def project_ids(self, organization_id: str) -> list[str]:
+        """Ids of every project of an organization (what its public keys may read)."""
+        with self._lock:
+            rows = self.db.execute("SELECT id FROM projects WHERE organization_id = ? ORDER BY id",
+                                   (organization_id,)).fetchall()
+        return [r["id"] for r in rows]
+
+    def create_key(self, project_name: str, public: bool = False, name: str = "",
+                   organization: str | None = None) -> tuple[str, KeyInfo]:
         """Create a key; returns the raw key (shown once) and its record."""
         if not project_name.strip():
             raise KeyStoreError("project name must not be empty")
@@ -169,7 +178,7 @@ class KeyStore:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                _, pid = self.project(project_name.strip())
+                _, pid = self.project(project_name.strip(), organization=organization)
                 kid = str(uuid.uuid4())
                 self.db.execute("INSERT INTO api_keys (id, project_id, key_hash, key_prefix, scope, name, created_at) "
                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
