@@ -145,3 +145,42 @@ def test_thousand_span_trace_renders_every_row(web_service, page, project):
     assert rows.nth(1).get_attribute("data-depth") == "1" and rows.nth(2).get_attribute("data-depth") == "2"
     rows.nth(999).click()
     expect(page.locator("#span-detail h2")).to_have_text(re.compile(r"^step-\d+$"))
+
+
+def test_list_shows_sdk_trace_live_and_opens_it(web_service, page, project):
+    key = web_service.new_key(project)
+    first = send_agent_trace(web_service.url, key, "first-question")
+    sign_in(page, web_service.url, web_service.new_key(project, public=True))
+    row = page.locator(f'#traces-table tbody tr[data-id="{first}"]')
+    expect(row).to_be_visible()
+    cells = row.locator("td").all_inner_texts()
+    assert cells[0].startswith("first-question") and "gpt-4o-mini" in cells[0]
+    assert cells[3].startswith("4") and "1 err" in cells[3]
+    assert cells[4] == "1,500" and cells[5] == "$0.00045" and cells[6] == "error"
+    row.focus()
+
+    second = send_agent_trace(web_service.url, key, "second-question")  # arrives by polling
+    new_row = page.locator(f'#traces-table tbody tr[data-id="{second}"]')
+    expect(new_row).to_be_visible()
+    assert page.locator("#traces-table tbody tr").first.get_attribute("data-id") == second
+    expect(row).to_be_focused()  # the poll kept the selection
+
+    page.fill("#trace-filters input[name=name]", "second")
+    expect(page.locator("#traces-table tbody tr")).to_have_count(1)
+    page.locator("#traces-table tbody tr").first.focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"#/trace/{second}$"))
+    expect(page.locator("#trace-title")).to_have_text("second-question")
+    expect(page.locator("#waterfall .wf-row")).to_have_count(4)
+
+
+def test_cost_view_charts_the_model(web_service, page, project):
+    key = web_service.new_key(project)
+    send_agent_trace(web_service.url, key, "costly")
+    sign_in(page, web_service.url, key)
+    page.goto(web_service.url + "/#/cost")
+    table = page.locator("#models-table tbody")
+    expect(table).to_contain_text("gpt-4o-mini")
+    expect(page.locator('#chart-cost svg rect[data-model="gpt-4o-mini"]')).to_have_count(1)
+    expect(page.locator("#chart-tokens svg")).to_contain_text("input")
+    expect(page.locator("#cost-cards")).to_contain_text("$0.00045")
