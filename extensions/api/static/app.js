@@ -507,7 +507,9 @@ function spanRow(node, depth, lo, span) {
     bar.style.left = left + "%";
     bar.style.width = width + "%";
     const dur = el("div", { class: "wf-dur", text: node._end === null ? "running" : fmtMs(node.duration_ms) });
-    if (left + width > 85) { dur.style.right = (100 - left) + "%"; } else { dur.style.left = (left + width) + "%"; }
+    if (left + width <= 85) dur.style.left = (left + width) + "%";
+    else if (left > 12) dur.style.right = (100 - left) + "%";
+    else { dur.style.left = left + "%"; dur.classList.add("inside"); }
     track.append(bar, dur);
   }
   row.append(name, track);
@@ -595,6 +597,10 @@ function messageText(m) {
   else if (Array.isArray(c)) {
     for (const p of c) parts.push(typeof p === "string" ? p : p && typeof p.text === "string" ? p.text : JSON.stringify(p, null, 2));
   } else if (has(c)) parts.push(JSON.stringify(c, null, 2));
+  for (const p of Array.isArray(m.parts) ? m.parts : []) { // gen_ai.input.messages shape
+    const text = p && (typeof p.content === "string" ? p.content : typeof p.text === "string" ? p.text : null);
+    parts.push(text ?? JSON.stringify(p, null, 2));
+  }
   const calls = m.tool_calls || m.function_call;
   if (calls) parts.push("tool calls: " + JSON.stringify(calls, null, 2));
   return parts.join("\n") || JSON.stringify(m, null, 2);
@@ -665,6 +671,8 @@ const requests = {
 /* ---------- cost ---------- */
 
 let costSeq = 0;
+const modelColour = new Map(); // one colour per model across the cost charts
+const colourOf = (model, i) => modelColour.get(model) || PALETTE[Math.min(i, PALETTE.length - 1)];
 
 async function loadCost() {
   const seq = ++costSeq;
@@ -679,6 +687,9 @@ async function loadCost() {
     ...r, key: has(r.key) ? String(r.key) : "(none)",
     p50_ms: r.p50_ms ?? r.p50_latency_ms, p95_ms: r.p95_ms ?? r.p95_latency_ms,
   }));
+  const byCost = [...models].sort((a, b) => (num(b.cost_usd) || 0) - (num(a.cost_usd) || 0));
+  modelColour.clear();
+  byCost.forEach((m, i) => modelColour.set(m.key, PALETTE[Math.min(i, PALETTE.length - 1)]));
   renderCards(models);
   renderCostChart(byDay, since);
   renderTokens(models);
@@ -735,7 +746,7 @@ function renderCards(models) {
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 7.5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -753,7 +764,7 @@ function renderCostChart(rows, since) {
   for (const r of rows) totals.set(r.model, (totals.get(r.model) || 0) + r.cost);
   const modelList = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a));
   if (!dayList.length || !modelList.length) { box.replaceChildren(el("p", { class: "empty", text: "No cost in this range." })); return; }
-  const colour = new Map(modelList.map((m, i) => [m, PALETTE[Math.min(i, PALETTE.length - 1)]]));
+  const colour = new Map(modelList.map((m, i) => [m, colourOf(m, i)]));
   const stack = new Map(dayList.map((d) => [d, []]));
   for (const r of rows) if (stack.has(r.day) && r.cost > 0) stack.get(r.day).push(r);
   let peak = 0;
@@ -762,10 +773,10 @@ function renderCostChart(rows, since) {
   const W = 960, H = 260, L = 64, R = 12, T = 10, B = 42;
   const plotW = W - L - R, plotH = H - T - B;
   const g = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Cost by model per day" });
-  for (let i = 0; i <= 4; i++) {
-    const y = T + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= 5; i++) {
+    const y = T + plotH - (plotH * i) / 5;
     g.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, class: i ? "gridline" : "axis" }));
-    g.append(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, fmtCost((top * i) / 4)));
+    g.append(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end" }, fmtCost((top * i) / 5)));
   }
   const slot = plotW / dayList.length, barW = Math.max(Math.min(slot * 0.7, 48), 2);
   const labelEvery = Math.ceil(dayList.length / 14);
@@ -815,7 +826,7 @@ function renderTokens(models) {
 
 function renderLatency(models) {
   const items = models.filter((m) => num(m.p95_ms) !== null)
-    .map((m, i) => ({ label: m.key, value: num(m.p95_ms), colour: PALETTE[Math.min(i, PALETTE.length - 1)] }))
+    .map((m, i) => ({ label: m.key, value: num(m.p95_ms), colour: colourOf(m.key, i) }))
     .sort((a, b) => b.value - a.value).slice(0, 12);
   hbars($("#chart-latency"), items, fmtMs, "p95 latency by model");
 }
