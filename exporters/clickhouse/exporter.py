@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import functools
 import operator
 from decimal import Decimal
 from typing import Any
@@ -10,7 +12,9 @@ import orjson
 
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
 from spanlens_pipeline.extensions.storage import StorageExtension
-from spanlens_pipeline.model import SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
+from spanlens_pipeline.model import MAX_TIME_NS, SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
+
+from spanlens_pipeline.times import EPOCH
 
 from .config import Config
 from .part import Part
@@ -34,8 +38,22 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _second_text(seconds: int) -> str:
+    return (EPOCH + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_text(ns: int) -> str:
+    """``ns`` since the epoch as 'YYYY-MM-DD hh:mm:ss.nnnnnnnnn' (UTC), by integer math: exact for
+    every value a DateTime64(9) holds. (A bare number is read by its digit count, not as ns.)"""
+    if not 0 <= ns <= MAX_TIME_NS:
+        raise ValueError(f"time {ns} ns is outside the DateTime64(9) range")
+    seconds, frac = divmod(ns, 1_000_000_000)
+    return f"{_second_text(seconds)}.{frac:09d}"
+
+
 def encode_spans(spans: list[SpanRecord]) -> bytes:
-    """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as decimal strings of ns)."""
+    """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as exact UTC date-time text)."""
     return _encode_compact(spans, _span_values, _TIME_INDEXES)
 
 
@@ -50,9 +68,9 @@ def _encode_compact(records: list, values: Any, time_indexes: tuple[int, ...]) -
     for record in records:
         row = list(values(record))
         if row[ts] is not None:
-            row[ts] = str(row[ts])
+            row[ts] = time_text(row[ts])
         if row[te] is not None:
-            row[te] = str(row[te])
+            row[te] = time_text(row[te])
         lines.append(dumps(row, default=_default, option=_OPTS))
     return b"\n".join(lines)
 
