@@ -187,12 +187,14 @@ class ConfigError(PipelineError):
 
 class StoreError(PipelineError):
     """A failed ClickHouse call. ``transient`` is True when retrying later may succeed;
-    ``code`` is the server's numeric error code when it sent one."""
+    ``code`` is the server's numeric error code when it sent one; ``disk_full`` says the
+    store could not write for lack of space (transient: it clears once space is freed)."""
 
-    def __init__(self, message: str, transient: bool, code: int | None = None) -> None:
+    def __init__(self, message: str, transient: bool, code: int | None = None, disk_full: bool = False) -> None:
         super().__init__(message)
-        self.transient = transient
+        self.transient = transient or disk_full
         self.code = code
+        self.disk_full = disk_full
 
 
 class KeyStoreError(PipelineError):

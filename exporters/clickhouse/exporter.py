@@ -10,7 +10,9 @@ from typing import Any
 
 import orjson
 
+from spanlens_pipeline import health
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
+from spanlens_pipeline.errors import MalformedPayload
 from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.model import MAX_TIME_NS, SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
 
@@ -26,6 +28,7 @@ _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _trace_values = operator.attrgetter(*TRACE_COLUMNS)
 _TRACE_TIME_INDEXES = tuple(TRACE_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _OPTS = orjson.OPT_NON_STR_KEYS
+ENCODE_IN_THREAD = 1000  # records; larger batches are encoded in a worker thread
 
 
 def _default(value: Any) -> Any:
@@ -71,7 +74,10 @@ def _encode_compact(records: list, values: Any, time_indexes: tuple[int, ...]) -
             row[ts] = time_text(row[ts])
         if row[te] is not None:
             row[te] = time_text(row[te])
-        lines.append(dumps(row, default=_default, option=_OPTS))
+        try:
+            lines.append(dumps(row, default=_default, option=_OPTS))
+        except (orjson.JSONEncodeError, TypeError) as exc:  # e.g. nested deeper than the encoder allows
+            raise MalformedPayload(f"A record could not be stored ({exc})") from None
     return b"\n".join(lines)
 
 
@@ -98,9 +104,22 @@ class ClickHouseExporter(Exporter):
         self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
                                   self.config.max_queued_rows, spool)
         self.writer.start()
+        health.register(self, self._readiness)
+
+    def _readiness(self) -> str | None:
+        if self.writer is not None and self.writer.disk_full:
+            return f"{self.id}: the store's disk is full"
+        return None
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         assert self.writer is not None, "exporter not started"
+        if len(batch.spans) + len(batch.traces) >= ENCODE_IN_THREAD:
+            parts = await asyncio.to_thread(self._parts, batch)  # keep the event loop free for other clients
+        else:
+            parts = self._parts(batch)
+        await self.writer.write(parts)
+
+    def _parts(self, batch: Batch) -> list[Part]:
         parts = []
         if batch.spans:
             parts.append(Part(f"{self.db}.spans", SPAN_COLUMNS, "JSONCompactEachRow",
@@ -111,8 +130,9 @@ class ClickHouseExporter(Exporter):
         if batch.requests:
             parts.append(Part(f"{self.db}.requests", tuple(batch.requests[0]), "JSONEachRow",
                               encode_rows(batch.requests), len(batch.requests)))
-        await self.writer.write(parts)
+        return parts
 
     async def shutdown(self) -> None:
+        health.unregister(self)
         if self.writer:
             await self.writer.close()
