@@ -82,6 +82,30 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
 
 
+def _assign_request_id(scope: dict, send: Callable) -> Callable:
+    """Pick the request id (a client's UUID ``X-Request-Id`` or a new one) and a ``send`` adding it."""
+    rid = ""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _UUID_RE.match(candidate):
+                rid = candidate
+            break
+    rid = rid or str(uuid.uuid4())
+    scope[REQUEST_ID] = rid
+    header = (b"x-request-id", rid.encode())
+
+    async def send_with_id(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            hdrs = list(message.get("headers", []))
+            if not any(k.lower() == b"x-request-id" for k, _ in hdrs):
+                hdrs.append(header)
+            message["headers"] = hdrs
+        await send(message)
+
+    return send_with_id
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: picks the request id and adds ``X-Request-Id`` to the response."""
 
@@ -92,26 +116,29 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _UUID_RE.match(candidate):
-                    rid = candidate
-                break
-        rid = rid or str(uuid.uuid4())
-        scope[REQUEST_ID] = rid
-        header = (b"x-request-id", rid.encode())
+        await self.app(scope, receive, _assign_request_id(scope, send))
 
-        async def send_with_id(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                hdrs = list(message.get("headers", []))
-                if not any(k.lower() == b"x-request-id" for k, _ in hdrs):
-                    hdrs.append(header)
-                message["headers"] = hdrs
-            await send(message)
 
-        await self.app(scope, receive, send_with_id)
+async def _raw_route(app: Callable, scope: dict, receive: Callable, send: Callable) -> None:
+    """Run a raw ASGI app with the request id and the same error mapping as framework routes."""
+    started = False
+    send_with_id = _assign_request_id(scope, send)
+
+    async def tracked(message: dict) -> None:
+        nonlocal started
+        started = True
+        await send_with_id(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except errors.SpanlensError as exc:
+        if started:
+            raise
+        await error_response(exc, scope[REQUEST_ID], scope.get(ERROR_ENCODING, "json"))(scope, receive, send_with_id)
+    except Exception as exc:
+        log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+        if not started:
+            await error_response(errors.InternalError(), scope[REQUEST_ID])(scope, receive, send_with_id)
 
 
 async def _spanlens_error(request: Request, exc: Exception) -> Response:
@@ -223,9 +250,27 @@ class HttpServer:
         self._graceful_timeout_s = graceful_timeout_s
         self._server: _Server | None = None
         self._task: asyncio.Task | None = None
+        self._prefixes: list[tuple[str, Callable]] = []
 
     def add_route(self, path: str, handler: Handler, methods: list[str]) -> None:
         self.app.router.add_route(path, handler, methods=methods)
+
+    def add_asgi_prefix(self, prefix: str, app: Callable) -> None:
+        """Serve ``prefix`` and every path under it with a raw ASGI app, ahead of the framework.
+
+        The app still gets the request id (``scope[REQUEST_ID]``, ``X-Request-Id``) and
+        its ``SpanlensError``s become the error envelope, as on framework routes.
+        """
+        self._prefixes.append((prefix.rstrip("/"), app))
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and self._prefixes:
+            path = scope["path"]
+            for prefix, app in self._prefixes:
+                if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                    await _raw_route(app, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
     async def _health(self, request: Request) -> Response:
         if not self.healthy:
@@ -241,7 +286,7 @@ class HttpServer:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
+        config = uvicorn.Config(self, host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", server_header=False,
                                 timeout_graceful_shutdown=self._graceful_timeout_s, http=_Protocol,
                                 timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
