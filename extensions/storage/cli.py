@@ -16,6 +16,8 @@ from spanlens_pipeline.component import Kind
 
 def register(sub: Any) -> None:
     m = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
+    m.add_argument("--dry-run", action="store_true",
+                   help="print the DDL the config would run on a fresh store, connect to nothing")
     add_config_option(m)
     m.set_defaults(func=_migrate)
     q = sub.add_parser("sql", help="run a SQL query on the store (the embedded store only while the service is stopped)")
@@ -30,8 +32,13 @@ def storage(args: argparse.Namespace) -> Any:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .schema import available
+    from .schema import available, render
 
+    if args.dry_run:
+        ext = storage(args)
+        for stmt in render(ext.config.database, ext.config.cluster):
+            print(stmt + ";\n")
+        return 0
     applied = storage(args).migrate()
     for m in applied:
         print(f"applied {m.version:04d}_{m.name}")
