@@ -23,6 +23,7 @@ from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, NoProvider
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, crypto
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import RequestContext
+from spanlens_pipeline.pipeline import refusing
 from spanlens_pipeline.body import read_raw
 
 from . import record
@@ -83,7 +84,8 @@ class ProxyReceiver(Receiver):
         if provider is None:
             raise NotFound(f"Unknown provider {name!r}", details={"provider": name, "providers": list(PROVIDERS)})
         headers = dict(request.headers)
-        tenant = self.keystore.authenticate(headers, write=True)
+        with refusing(self.next):  # a refused key counts in /metrics like a refused admit
+            tenant = self.keystore.authenticate(headers, write=True)
         ctx = RequestContext(headers=headers, client=request.client.host if request.client else None,
                              path=request.url.path, request_id=request_id_of(request), write=True, tenant=tenant)
         await self.next.admit(ctx)
