@@ -142,9 +142,9 @@ class IngestReceiver(Receiver):
             seen = await self.index.created_span(project, trace_id, span_id) if given else None
             if seen is None:
                 await self._store(ctx, spans=[record])
-                self.index.created_span_now(project, trace_id, span_id, start)
                 # An end that arrived first waits in pending_ends: store it under the trace
-                # and mark it resolved there.
+                # and mark it resolved there. Only then is the span remembered as created,
+                # so a retry after a failure here settles the end.
                 waiting = await self.index.pending_end(project, span_id)
                 if waiting is not None:
                     waiting.trace_id = trace_id
@@ -153,6 +153,7 @@ class IngestReceiver(Receiver):
                     except BaseException:
                         self.index.pending_now(project, span_id)  # still waiting
                         raise
+                self.index.created_span_now(project, trace_id, span_id, start)
         return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
 
     async def update_span(self, request: Request) -> Response:
