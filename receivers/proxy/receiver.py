@@ -28,6 +28,7 @@ from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, MethodNotA
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
 from spanlens_pipeline.http import REQUEST_ID, json_response
 from spanlens_pipeline.model import RequestContext
+from spanlens_pipeline.pipeline import refusing
 
 from . import record
 from .config import Config
@@ -99,7 +100,8 @@ class ProxyReceiver(Receiver):
         if method not in METHODS:
             raise MethodNotAllowed()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        tenant = self.keystore.authenticate(headers, write=True)
+        with refusing(self.next):  # a refused key counts in /metrics like a refused admit
+            tenant = self.keystore.authenticate(headers, write=True)
         client = scope.get("client")
         ctx = RequestContext(headers=headers, client=client[0] if client else None, path=scope["path"],
                              request_id=scope[REQUEST_ID], write=True, tenant=tenant)
