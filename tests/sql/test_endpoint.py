@@ -242,3 +242,13 @@ def test_cli_sql_goes_through_the_running_service(live, tmp_path, chdb_path):
                           "'SELECT number FROM numbers(200000)' | head -2", shell=True, capture_output=True,
                           text=True, cwd=Path(__file__).resolve().parents[2])
     assert many.stdout.splitlines() == ["number", "------"] and "Traceback" not in many.stderr
+
+
+def test_time_and_memory_bounds_stop_a_query(live):
+    r = live.http("SELECT count() FROM numbers(100000000000)", max_execution_time="1")
+    assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "159", r.text
+    r = live.http("SELECT length(groupArray(number)) FROM numbers(100000000)", max_memory_usage="50000000")
+    assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "241", r.text
+    r = live.http("SELECT number FROM numbers(10)", max_result_rows="5")
+    assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "396", r.text
+    assert live.http("SELECT 1").text == "1\n"  # the endpoint keeps answering
