@@ -153,7 +153,7 @@ class Protocol:
         headers["X-ClickHouse-Format"] = fmt
         headers["X-ClickHouse-Summary"] = orjson.dumps({
             "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
-            "written_bytes": "0", "total_rows_to_read": str(result.rows_read), "result_rows": "0",
+            "written_bytes": "0", "total_rows_to_read": str(result.rows_read),
             "result_bytes": str(len(result.body)), "elapsed_ns": str(int(result.elapsed_s * 1e9))}).decode()
         body = result.body
         if params.get("enable_http_compression") in ("1", "true"):
