@@ -10,6 +10,8 @@ from spanlens_pipeline.component import Kind
 
 def register(sub: Any) -> None:
     m = sub.add_parser("migrate", help="create or upgrade the ClickHouse schema")
+    m.add_argument("--dry-run", action="store_true",
+                   help="print the DDL the config would run on a fresh store, connect to nothing")
     add_config_option(m)
     m.set_defaults(func=_migrate)
 
@@ -20,8 +22,13 @@ def storage(args: argparse.Namespace) -> Any:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .schema import available
+    from .schema import available, render
 
+    if args.dry_run:
+        ext = storage(args)
+        for stmt in render(ext.config.database, ext.config.cluster):
+            print(stmt + ";\n")
+        return 0
     applied = storage(args).migrate()
     for m in applied:
         print(f"applied {m.version:04d}_{m.name}")
