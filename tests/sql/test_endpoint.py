@@ -251,4 +251,12 @@ def test_time_and_memory_bounds_stop_a_query(live):
     assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "241", r.text
     r = live.http("SELECT number FROM numbers(10)", max_result_rows="5")
     assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "396", r.text
+    r = live.http("SELECT number FROM numbers(10) SETTINGS max_result_rows = 5, result_overflow_mode = 'throw'")
+    assert r.status_code == 500 and r.headers["x-clickhouse-exception-code"] == "396", r.text
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=live.port, username="spanlens",
+                                           password=live.password)
+    with pytest.raises(DatabaseError) as info:
+        client.query("SELECT number FROM numbers(10) SETTINGS max_result_rows = 5")
+    assert "396" in str(info.value)
+    client.close()
     assert live.http("SELECT 1").text == "1\n"  # the endpoint keeps answering

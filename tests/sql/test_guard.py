@@ -69,6 +69,7 @@ FORBIDDEN = [
     ("SELECT * FROM mongodb('h:27017', 'd', 'c', 'u', 'p', 'x String')", 497),
     ("SELECT * FROM gcs('http://x/y', 'CSV')", 497),
     ("SELECT * FROM Python(df)", 497),
+    ("SELECT catboostEvaluate('/etc/model.bin', 1)", 497),
     ("WITH x AS (SELECT * FROM url('http://x/', 'CSV')) SELECT * FROM x", 497),
     ("SELECT 1 INTO OUTFILE '/tmp/x'", 497),
     ("", 62),
