@@ -204,6 +204,8 @@ def test_curl_style_get_formats_headers_and_compression(live):
     r = httpx.get(live.url + "/", params={"query": "SELECT number AS n FROM numbers(2)", "default_format": "JSONEachRow",
                                           "query_id": "q-1"}, auth=auth)
     assert r.text.splitlines() == ['{"n":0}', '{"n":1}'] and r.headers["x-clickhouse-query-id"] == "q-1"
+    r = httpx.get(live.url + "/", params={"query": "SELECT 1", "query_id": "a\r\nX-Evil: 1"}, auth=auth)
+    assert r.status_code == 200 and "x-evil" not in r.headers and len(r.headers["x-clickhouse-query-id"]) == 36
     r = httpx.post(live.url + "/", params={"query": "SELECT number AS n FROM numbers(3)"}, content=b"FORMAT CSV",
                    auth=auth)
     assert r.text == "0\n1\n2\n" and r.headers["x-clickhouse-format"] == "CSV"
