@@ -134,9 +134,13 @@ class Where:
         return " AND ".join(self.parts) or "1"
 
 
-def scope(where: Where, tenant: Tenant, org_projects: list[str]) -> None:
-    """Rows of the key's project (full key) or of its organization's projects (public key)."""
-    if tenant.is_public:
+def scope(where: Where, tenant: Tenant | None, org_projects: list[str]) -> None:
+    """Rows of the key's project (full key) or of its organization's projects (public key);
+    with no tenant (the CLI), rows of ``org_projects``, or of every project if that is empty."""
+    if tenant is None:
+        if org_projects:
+            where.add("project_id IN %(scope_projects)s", scope_projects=tuple(org_projects))
+    elif tenant.is_public:
         where.add("project_id IN %(scope_projects)s", scope_projects=tuple(org_projects or [tenant.project_id]))
     else:
         where.add("project_id = %(scope_project)s", scope_project=tenant.project_id)
@@ -151,7 +155,7 @@ def _ms(ns: int | None) -> float | None:
 
 
 # -- traces -----------------------------------------------------------------------------------
-def list_traces(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_traces(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w = Where()
     scope(w, tenant, org_projects)
     if f.since is not None:
@@ -218,7 +222,7 @@ def _request_filters(w: Where, f: Filters) -> None:
         w.add("cost_usd >= toDecimal128(%(min_cost)s, 12)", min_cost=str(e["min_cost"]))
 
 
-def list_requests(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_requests(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w = Where()
     scope(w, tenant, org_projects)
     _request_filters(w, f)
@@ -231,7 +235,7 @@ def list_requests(run: Runner, tenant: Tenant, org_projects: list[str], f: Filte
     return {"data": [request_row(r) for r in page], "next_cursor": nxt}
 
 
-def get_request(run: Runner, tenant: Tenant, org_projects: list[str], request_id: str) -> dict[str, Any] | None:
+def get_request(run: Runner, tenant: Tenant | None, org_projects: list[str], request_id: str) -> dict[str, Any] | None:
     w = Where()
     scope(w, tenant, org_projects)
     rows = run("request_get", w.text, id=request_id, **w.params)
@@ -262,7 +266,7 @@ def request_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- sessions ---------------------------------------------------------------------------------
-def list_sessions(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_sessions(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w, h = Where(), Where()
     scope(w, tenant, org_projects)
     if "user_id" in f.extra:
@@ -286,7 +290,7 @@ def list_sessions(run: Runner, tenant: Tenant, org_projects: list[str], f: Filte
 
 
 # -- stats ------------------------------------------------------------------------------------
-def stats(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
+def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
     if group_by not in GROUP_BY:
         raise bad("group_by", "must be one of " + ", ".join(GROUP_BY))
     w = Where()
