@@ -40,7 +40,8 @@ def register(sub) -> None:
     ls.set_defaults(func=_list)
 
     st = sub.add_parser("stats", help="model-call usage grouped by one key (as GET /api/v1/stats)")
-    st.add_argument("--by", default="model", choices=reads.GROUP_BY, help="grouping key (default model)")
+    st.add_argument("--by", default="model", metavar="KEY[,KEY]",
+                    help="grouping key, or two: " + ", ".join(reads.GROUP_BY) + " (default model; e.g. day,model)")
     st.add_argument("--since", default="7d", help="ISO 8601 time or age (default 7d)")
     st.add_argument("--until", help="ISO 8601 time or age")
     st.add_argument("--model", help="only this model")
@@ -139,15 +140,19 @@ def _list(args) -> int:
 def _stats(args) -> int:
     f = _filters(args, ("since", "until", "model", "provider"))
     storage, projects = _reader(args)
+    try:
+        by = reads.parse_group_by(args.by)
+    except SpanlensError as exc:
+        raise CommandError(exc.message) from None
     data = reads.stats(storage.filtered, None, projects, f, args.by)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
-    rows = [[r["key"] or "-", str(r["calls"]), str(r["input_tokens"]), str(r["output_tokens"]),
+    rows = [[*(r["keys"][k] or "-" for k in by), str(r["calls"]), str(r["input_tokens"]), str(r["output_tokens"]),
              str(r["cache_read_tokens"]), str(r["reasoning_tokens"]), r["cost_usd"] or "-", str(r["errors"]),
              f"{r['p50_latency_ms']:.1f}", f"{r['p95_latency_ms']:.1f}"] for r in data["data"]]
-    _table([args.by, "calls", "input", "output", "cache_read", "reasoning", "cost_usd", "errors", "p50_ms", "p95_ms"],
-           rows, right=set(range(1, 10)))
+    _table([*by, "calls", "input", "output", "cache_read", "reasoning", "cost_usd", "errors", "p50_ms", "p95_ms"],
+           rows, right=set(range(len(by), len(by) + 9)))
     return 0
 
 

@@ -290,9 +290,17 @@ def list_sessions(run: Runner, tenant: Tenant | None, org_projects: list[str], f
 
 
 # -- stats ------------------------------------------------------------------------------------
+def parse_group_by(value: str) -> list[str]:
+    """One key, or two separated by a comma (``day,model``)."""
+    keys = [k.strip() for k in value.split(",")]
+    if not 1 <= len(keys) <= 2 or any(k not in GROUP_BY for k in keys) or len(set(keys)) != len(keys):
+        raise bad("group_by", "must be one of " + ", ".join(GROUP_BY) + ", or two of them separated by a comma")
+    return keys
+
+
 def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
-    if group_by not in GROUP_BY:
-        raise bad("group_by", "must be one of " + ", ".join(GROUP_BY))
+    """Usage per key. Each row has ``key`` (the first key's value) and ``keys`` (every key's)."""
+    by = parse_group_by(group_by)
     w = Where()
     scope(w, tenant, org_projects)
     if f.since is not None:
@@ -304,9 +312,9 @@ def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filter
     for name in ("model", "provider", "user_id", "session_id"):
         if name in f.extra:
             w.add(f"{name} = %({name})s", **{name: f.extra[name]})
-    rows = run("stats", w.text, by=group_by, **w.params)
+    rows = run("stats", w.text, by=by[0], by2=by[1] if len(by) > 1 else "", **w.params)
     return {"data": [{
-        "key": r["key"], "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]))), "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
         "cache_read_tokens": r["cache_read_tokens"], "cache_write_tokens": r["cache_write_tokens"],
         "reasoning_tokens": r["reasoning_tokens"], "total_tokens": r["total_tokens"],
         "cost_usd": _money(r["cost_usd"]), "errors": r["errors"],

@@ -60,6 +60,10 @@ def test_list_and_stats_after_the_service_stopped(tmp_path):
     assert [(r[0], r[1]) for r in rows[1:]] == [("gpt-4o", "2"), ("gpt-4o-mini", "2")]
     widths = {len(line) for line in by_model.stdout.splitlines()}
     assert len(widths) == 1, "columns are aligned"
+    both = run_cli("stats", "--by", "day,model", "--since", "2025-12-31", env=env)
+    assert [line.split()[:3] for line in both.stdout.splitlines()] == [
+        ["day", "model", "calls"], ["2026-01-01", "gpt-4o", "1"], ["2026-01-02", "gpt-4o-mini", "1"],
+        ["2026-01-03", "gpt-4o", "1"], ["2026-01-04", "gpt-4o-mini", "1"]]
     assert run_cli("stats", "--since", "2025-12-31", "--project", "nope", env=env).returncode == 1
     bad = run_cli("traces", "list", "--since", "soon", env=env)
     assert bad.returncode == 1 and "since" in bad.stderr
