@@ -5,6 +5,9 @@ proxy request log), ``sessions`` and ``stats``; ``/openapi.json`` describes them
 key reads its project; a public key reads its organization's projects. Every query is
 filtered by those projects, so an id of another tenant answers 404 exactly like an
 unknown one. Read-only: nothing here writes.
+
+With ``web_page: true`` (the default) the same endpoint serves the built-in web page at
+``/`` and its files at ``/ui/*`` (see ``web``).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from spanlens_pipeline.model import Tenant
 from . import cli, reads
 from .openapi import SPEC
 from .tree import load_trace
+from .web import WebPage
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Config:
     endpoint: str = "localhost:4318"
     keystore: str = "keystore"  # id of the keystore extension
     storage: str = "storage"  # id of the storage extension that is read
+    web_page: bool = True  # serve the built-in web page at / and /ui/*
 
 
 class ApiExtension(Extension):
@@ -55,6 +60,10 @@ class ApiExtension(Extension):
         server.add_route("/api/v1/stats", self.stats, ["GET"])
         server.add_route("/openapi.json", self.openapi, ["GET"])
         server.add_route("/api/v1/openapi.json", self.openapi, ["GET"])
+        if self.config.web_page:
+            page = WebPage()
+            server.add_route("/", page.index, ["GET"])
+            server.add_route("/ui/{name}", page.asset, ["GET"])
 
     def _reader(self, request: Request) -> tuple[Tenant, list[str]]:
         """The caller and the projects it may read."""
