@@ -16,7 +16,8 @@ from .helpers import T0, llm_trace
 
 def test_list_and_stats_after_the_service_stopped(tmp_path):
     port = free_port()
-    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}"}
+    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}",
+           "SPANLENS_SQL_ENDPOINT": f"127.0.0.1:{free_port()}"}
     proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     spans, ids = [], []
