@@ -163,8 +163,8 @@ def list_traces(run: Runner, tenant: Tenant | None, org_projects: list[str], f: 
         h = Where()
         if f.since is not None:
             h.add("sort_ns >= toInt64(%(since)s)", since=f.since)
-        if f.until is not None:
-            h.add("sort_ns < toInt64(%(until)s)", until=f.until)
+        if f.until is not None:  # a trace with no start is never "before" a time (as in the view's filter)
+            h.add("sort_ns > 0 AND sort_ns < toInt64(%(until)s)", until=f.until)
         if f.cursor:
             ns, tid = decode_cursor(f.cursor, (int, str))
             h.add("(sort_ns, trace_id) < (toInt64(%(c_ns)s), %(c_id)s)", c_ns=ns, c_id=tid)
