@@ -86,6 +86,8 @@ class KeyStore:
         self._migrate()
         self._cache: dict[str, Tenant | None] = {}
         self._version = -1
+        # Bumped whenever cached key data may be stale (another connection wrote, or this one did).
+        self.generation = 0
 
     def _migrate(self) -> None:
         with self._lock:
@@ -123,13 +125,24 @@ class KeyStore:
                 raise
 
     # -- authentication (hot path) --------------------------------------------------------
-    def authenticate(self, raw: str) -> Tenant | None:
-        """The tenant of an active key, or None. Sees changes made by other processes."""
+    def refresh(self) -> int:
+        """Notice writes by other connections (``PRAGMA data_version``); the current generation."""
         with self._lock:
             version = self.db.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
-                self._cache.clear()
                 self._version = version
+                self.changed()
+            return self.generation
+
+    def changed(self) -> None:
+        """Drop what is cached from the key tables (called after every write)."""
+        self._cache.clear()
+        self.generation += 1
+
+    def authenticate(self, raw: str) -> Tenant | None:
+        """The tenant of an active key, or None. Sees changes made by other processes."""
+        with self._lock:
+            self.refresh()
             h = hash_key(raw)
             if h in self._cache:
                 return self._cache[h]
@@ -188,7 +201,7 @@ class KeyStore:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self._cache.clear()
+            self.changed()
             return raw, self.key(kid)
 
     def key(self, key_id: str) -> KeyInfo:
@@ -221,7 +234,7 @@ class KeyStore:
         info = self.find_key(key_or_prefix)
         with self._lock:
             self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), info.id))
-            self._cache.clear()
+            self.changed()
         return self.key(info.id)
 
     def has_keys(self) -> bool:

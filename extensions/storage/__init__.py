@@ -46,7 +46,7 @@ class StorageExtension(Extension):
 
     def migrate(self) -> list[schema.Migration]:
         """Apply the migrations not yet applied; return those applied now."""
-        return schema.migrate(self.store, self.database)
+        return schema.migrate(self.store, self.database, self.config.cluster)
 
     async def start(self, host: Host) -> None:
         loop = asyncio.get_running_loop()

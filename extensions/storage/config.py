@@ -16,6 +16,9 @@ class Config:
     username: str = "default"
     password: str = ""
     create_schema: bool = True
+    # A ClickHouse cluster name: migrations run ON CLUSTER with Replicated and Distributed tables
+    # (see ``schema``). Empty: a single node.
+    cluster: str = ""
     timeout: Millis = Millis(30000)
     # How long start-up waits for a store that cannot be reached yet (e.g. a server still starting).
     startup_timeout: Millis = Millis(60000)
@@ -32,6 +35,10 @@ class Config:
             raise ConfigError(f"{path}::endpoint", "must start with chdb://, http:// or https://")
         if not self.database.isidentifier():
             raise ConfigError(f"{path}::database", "must be a plain identifier")
+        if self.cluster and not all(c.isalnum() or c in "_-.{}" for c in self.cluster):
+            raise ConfigError(f"{path}::cluster", "must be a cluster name (letters, digits, _ - . or a {macro})")
+        if self.cluster and self.endpoint.startswith("chdb://"):
+            raise ConfigError(f"{path}::cluster", "needs a ClickHouse server endpoint (http:// or https://)")
         if self.remembered_spans < 0:
             raise ConfigError(f"{path}::remembered_spans", "must not be negative")
         for table, value in self.ttl.items():
