@@ -213,7 +213,10 @@ class Upstream:
         if ":" in parts.hostname:
             host = f"[{parts.hostname}]" + ("" if default_port else f":{port}")
         lines = [f"{method} {target} HTTP/1.1", f"host: {host}"]
-        lines.extend(f"{k}: {v}" for k, v in headers.items())
+        for k, v in headers.items():
+            if "\n" in v or "\r" in v:
+                raise UpstreamError(f"header {k!r} holds a line break")
+            lines.append(f"{k}: {v}")
         if body or method in ("POST", "PUT", "PATCH"):
             lines.append(f"content-length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

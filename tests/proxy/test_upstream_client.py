@@ -145,3 +145,21 @@ def test_chunked_close_delimited_and_bodiless_answers():
             srv.close()
 
     asyncio.run(main())
+
+
+def test_a_header_value_with_a_line_break_is_never_sent():
+    handle, served = _server(lambda head, n: (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", False))
+
+    async def main() -> None:
+        srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+        up = Upstream()
+        try:
+            with pytest.raises(UpstreamError, match="line break"):
+                await up.request("GET", f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/", None,
+                                 {"authorization": "Bearer sk-x\r\nx-injected: 1"}, b"")
+        finally:
+            await up.close()
+            srv.close()
+
+    asyncio.run(main())
+    assert served == []
