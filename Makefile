@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/default.yaml
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test bench clean redis-server
 
 $(BIN)/spanlens-pipeline: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ tests/node/node_modules: tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund
 	touch $@
 
-test: venv tests/node/node_modules
+# The rate-limit tests start a real Redis server.
+redis-server:
+	@command -v redis-server >/dev/null || apt-get install -y redis-server
+
+test: venv tests/node/node_modules redis-server
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv
