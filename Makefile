@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/default.yaml
 
-.PHONY: venv run test bench clean redis-server
+.PHONY: venv run test bench clean deps screenshots redis-server
 
 $(BIN)/spanlens-pipeline: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,26 @@ tests/node/node_modules: tests/node/package.json tests/node/package-lock.json
 	npm ci --prefix tests/node --no-audit --no-fund
 	touch $@
 
+# Debian's chromium for the web page tests (Playwright drives it; it downloads no browser).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # The rate-limit tests start a real Redis server.
 redis-server:
-	@command -v redis-server >/dev/null || apt-get install -y redis-server
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 
-test: venv tests/node/node_modules redis-server
+deps: venv tests/node/node_modules $(CHROMIUM) redis-server
+
+test: deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/python bench/otlp_ingest.py
+
+screenshots: deps
+	$(BIN)/python bench/screenshots.py
 
 clean:
 	rm -rf $(VENV) data

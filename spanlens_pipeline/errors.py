@@ -27,13 +27,17 @@
         │   └── PublicKeyWriteForbidden (403 PUBLIC_KEY_WRITE_FORBIDDEN)
         ├── NotFound (404 NOT_FOUND)
         ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
+        ├── RequestTimeout (408 REQUEST_TIMEOUT)
         ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
         ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
+        ├── HeadersTooLarge (431 HEADERS_TOO_LARGE)
+        ├── ClientGone (499 CLIENT_GONE: the client hung up; nothing is sent)
         ├── RateLimited (429 RATE_LIMIT)
         ├── InternalError (500 INTERNAL_ERROR)
         ├── UpstreamFailed (502 UPSTREAM_FAILED)
         ├── Unavailable (503 SERVICE_UNAVAILABLE)
         │   ├── StoreUnavailable (503 STORE_UNAVAILABLE)
+        │   │   └── StoreFull (503 STORE_FULL: the store's disk is full)
         │   └── DecryptFailed (503 DECRYPT_FAILED)
         └── UpstreamTimeout (504 UPSTREAM_TIMEOUT)
 
@@ -119,12 +123,26 @@ class MethodNotAllowed(SpanlensError):
     status, code, default_message = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
 
 
+class RequestTimeout(SpanlensError):
+    status, code, default_message = 408, "REQUEST_TIMEOUT", "The request did not arrive in time"
+
+
 class PayloadTooLarge(SpanlensError):
     status, code, default_message = 413, "PAYLOAD_TOO_LARGE", "Request body is too large"
 
 
 class UnsupportedMediaType(SpanlensError):
     status, code, default_message = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content type"
+
+
+class HeadersTooLarge(SpanlensError):
+    status, code, default_message = 431, "HEADERS_TOO_LARGE", "Request headers are too large"
+
+
+class ClientGone(SpanlensError):
+    """The client disconnected before its request was read; there is nobody to answer."""
+
+    status, code, default_message = 499, "CLIENT_GONE", "The client closed the connection"
 
 
 class RateLimited(SpanlensError):
@@ -147,6 +165,10 @@ class StoreUnavailable(Unavailable):
     code, default_message = "STORE_UNAVAILABLE", "The store could not accept the data; retry later"
 
 
+class StoreFull(StoreUnavailable):
+    code, default_message = "STORE_FULL", "The store's disk is full; retry later"
+
+
 class DecryptFailed(Unavailable):
     code, default_message = "DECRYPT_FAILED", "The stored provider key could not be decrypted"
 
@@ -165,12 +187,14 @@ class ConfigError(PipelineError):
 
 class StoreError(PipelineError):
     """A failed ClickHouse call. ``transient`` is True when retrying later may succeed;
-    ``code`` is the server's numeric error code when it sent one."""
+    ``code`` is the server's numeric error code when it sent one; ``disk_full`` says the
+    store could not write for lack of space (transient: it clears once space is freed)."""
 
-    def __init__(self, message: str, transient: bool, code: int | None = None) -> None:
+    def __init__(self, message: str, transient: bool, code: int | None = None, disk_full: bool = False) -> None:
         super().__init__(message)
-        self.transient = transient
+        self.transient = transient or disk_full
         self.code = code
+        self.disk_full = disk_full
 
 
 class KeyStoreError(PipelineError):

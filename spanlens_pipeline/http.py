@@ -18,10 +18,11 @@ import orjson
 import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.responses import Response
 
-from . import errors, metrics
+from . import errors, health, metrics
 
 log = logging.getLogger("spanlens_pipeline.http")
 
@@ -81,6 +82,30 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
 
 
+def _assign_request_id(scope: dict, send: Callable) -> Callable:
+    """Pick the request id (a client's UUID ``X-Request-Id`` or a new one) and a ``send`` adding it."""
+    rid = ""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _UUID_RE.match(candidate):
+                rid = candidate
+            break
+    rid = rid or str(uuid.uuid4())
+    scope[REQUEST_ID] = rid
+    header = (b"x-request-id", rid.encode())
+
+    async def send_with_id(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            hdrs = list(message.get("headers", []))
+            if not any(k.lower() == b"x-request-id" for k, _ in hdrs):
+                hdrs.append(header)
+            message["headers"] = hdrs
+        await send(message)
+
+    return send_with_id
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: picks the request id and adds ``X-Request-Id`` to the response."""
 
@@ -91,26 +116,29 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _UUID_RE.match(candidate):
-                    rid = candidate
-                break
-        rid = rid or str(uuid.uuid4())
-        scope[REQUEST_ID] = rid
-        header = (b"x-request-id", rid.encode())
+        await self.app(scope, receive, _assign_request_id(scope, send))
 
-        async def send_with_id(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                hdrs = list(message.get("headers", []))
-                if not any(k.lower() == b"x-request-id" for k, _ in hdrs):
-                    hdrs.append(header)
-                message["headers"] = hdrs
-            await send(message)
 
-        await self.app(scope, receive, send_with_id)
+async def _raw_route(app: Callable, scope: dict, receive: Callable, send: Callable) -> None:
+    """Run a raw ASGI app with the request id and the same error mapping as framework routes."""
+    started = False
+    send_with_id = _assign_request_id(scope, send)
+
+    async def tracked(message: dict) -> None:
+        nonlocal started
+        started = True
+        await send_with_id(message)
+
+    try:
+        await app(scope, receive, tracked)
+    except errors.SpanlensError as exc:
+        if started:
+            raise
+        await error_response(exc, scope[REQUEST_ID], scope.get(ERROR_ENCODING, "json"))(scope, receive, send_with_id)
+    except Exception as exc:
+        log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+        if not started:
+            await error_response(errors.InternalError(), scope[REQUEST_ID])(scope, receive, send_with_id)
 
 
 async def _spanlens_error(request: Request, exc: Exception) -> Response:
@@ -132,7 +160,75 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(errors.InternalError(), request_id_of(request), request.scope.get(ERROR_ENCODING, "json"))
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    log.info("client closed the connection during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 Handler = Callable[[Request], Awaitable[Response]]
+
+# Connection limits (seconds, bytes); module settings so an operator (or a test) can tune them.
+HEADER_TIMEOUT_S = 10.0  # from connect (or the last response) to the end of the request headers
+KEEP_ALIVE_TIMEOUT_S = 5.0
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def _envelope_bytes(status: int, code: str, message: str) -> bytes:
+    body = orjson.dumps({"error": {"code": code, "message": message, "details": None, "requestId": ""}})
+    reason = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}[status]
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n"
+            % (status, reason, len(body))) + body
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the service's connection limits: a deadline for the request
+    headers, a header size bound (431), and protocol errors answered with the error envelope."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        super().connection_made(transport)
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+            return
+        log.info("closing a connection whose request headers did not arrive within %.0fs", HEADER_TIMEOUT_S)
+        self.transport.write(_envelope_bytes(408, "REQUEST_TIMEOUT", "The request headers did not arrive in time"))
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._disarm()  # headers are in; the body has its own deadline (body.read_raw)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
+        self._disarm()
+        super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        buffered = len(getattr(self.conn, "_receive_buffer", b""))
+        if buffered > MAX_HEADER_BYTES:
+            payload = _envelope_bytes(431, "HEADERS_TOO_LARGE", f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
+        else:
+            payload = _envelope_bytes(400, "BAD_REQUEST", "Invalid HTTP request")
+        self.transport.write(payload)
+        self.transport.close()
 
 
 class HttpServer:
@@ -142,6 +238,8 @@ class HttpServer:
         self.endpoint = endpoint
         self.host, self.port = parse_endpoint(endpoint)
         self.app = FastAPI(title="Spanlens Pipeline", docs_url=None, redoc_url=None, openapi_url=None)
+        self.app.add_exception_handler(errors.ClientGone, _client_gone)
+        self.app.add_exception_handler(ClientDisconnect, _client_gone)
         self.app.add_exception_handler(errors.SpanlensError, _spanlens_error)
         self.app.add_exception_handler(StarletteHTTPException, _http_error)
         self.app.add_exception_handler(Exception, _unexpected)
@@ -152,22 +250,47 @@ class HttpServer:
         self._graceful_timeout_s = graceful_timeout_s
         self._server: _Server | None = None
         self._task: asyncio.Task | None = None
+        self._prefixes: list[tuple[str, Callable]] = []
 
     def add_route(self, path: str, handler: Handler, methods: list[str]) -> None:
         self.app.router.add_route(path, handler, methods=methods)
 
+    def add_asgi_prefix(self, prefix: str, app: Callable) -> None:
+        """Serve ``prefix`` and every path under it with a raw ASGI app, ahead of the framework.
+
+        The app still gets the request id (``scope[REQUEST_ID]``, ``X-Request-Id``) and
+        its ``SpanlensError``s become the error envelope, as on framework routes.
+        """
+        self._prefixes.append((prefix.rstrip("/"), app))
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and self._prefixes:
+            path = scope["path"]
+            for prefix, app in self._prefixes:
+                if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                    await _raw_route(app, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
     async def _health(self, request: Request) -> Response:
         if not self.healthy:
             return error_response(errors.Unavailable("Service is starting or stopping"), request_id_of(request))
+        problems = health.problems()
+        if problems:
+            return error_response(errors.Unavailable("Service is not ready: " + "; ".join(problems),
+                                                     details={"problems": problems}, headers={"Retry-After": "30"}),
+                                  request_id_of(request))
         return json_response({"status": "ok"})
 
     async def _metrics(self, request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning",
+        config = uvicorn.Config(self, host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", server_header=False,
-                                timeout_graceful_shutdown=self._graceful_timeout_s)
+                                timeout_graceful_shutdown=self._graceful_timeout_s, http=_Protocol,
+                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
+                                h11_max_incomplete_event_size=MAX_HEADER_BYTES)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:

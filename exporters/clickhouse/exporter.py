@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import functools
 import operator
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from spanlens_pipeline import health
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
+from spanlens_pipeline.errors import MalformedPayload
 from spanlens_pipeline.extensions.storage import StorageExtension
-from spanlens_pipeline.model import SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
+from spanlens_pipeline.model import MAX_TIME_NS, SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
+
+from spanlens_pipeline.times import EPOCH
 
 from .config import Config
 from .part import Part
@@ -22,6 +28,7 @@ _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _trace_values = operator.attrgetter(*TRACE_COLUMNS)
 _TRACE_TIME_INDEXES = tuple(TRACE_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _OPTS = orjson.OPT_NON_STR_KEYS
+ENCODE_IN_THREAD = 1000  # records; larger batches are encoded in a worker thread
 
 
 def _default(value: Any) -> Any:
@@ -34,8 +41,22 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _second_text(seconds: int) -> str:
+    return (EPOCH + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def time_text(ns: int) -> str:
+    """``ns`` since the epoch as 'YYYY-MM-DD hh:mm:ss.nnnnnnnnn' (UTC), by integer math: exact for
+    every value a DateTime64(9) holds. (A bare number is read by its digit count, not as ns.)"""
+    if not 0 <= ns <= MAX_TIME_NS:
+        raise ValueError(f"time {ns} ns is outside the DateTime64(9) range")
+    seconds, frac = divmod(ns, 1_000_000_000)
+    return f"{_second_text(seconds)}.{frac:09d}"
+
+
 def encode_spans(spans: list[SpanRecord]) -> bytes:
-    """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as decimal strings of ns)."""
+    """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as exact UTC date-time text)."""
     return _encode_compact(spans, _span_values, _TIME_INDEXES)
 
 
@@ -50,10 +71,13 @@ def _encode_compact(records: list, values: Any, time_indexes: tuple[int, ...]) -
     for record in records:
         row = list(values(record))
         if row[ts] is not None:
-            row[ts] = str(row[ts])
+            row[ts] = time_text(row[ts])
         if row[te] is not None:
-            row[te] = str(row[te])
-        lines.append(dumps(row, default=_default, option=_OPTS))
+            row[te] = time_text(row[te])
+        try:
+            lines.append(dumps(row, default=_default, option=_OPTS))
+        except (orjson.JSONEncodeError, TypeError) as exc:  # e.g. nested deeper than the encoder allows
+            raise MalformedPayload(f"A record could not be stored ({exc})") from None
     return b"\n".join(lines)
 
 
@@ -80,9 +104,22 @@ class ClickHouseExporter(Exporter):
         self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
                                   self.config.max_queued_rows, spool)
         self.writer.start()
+        health.register(self, self._readiness)
+
+    def _readiness(self) -> str | None:
+        if self.writer is not None and self.writer.disk_full:
+            return f"{self.id}: the store's disk is full"
+        return None
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         assert self.writer is not None, "exporter not started"
+        if len(batch.spans) + len(batch.traces) >= ENCODE_IN_THREAD:
+            parts = await asyncio.to_thread(self._parts, batch)  # keep the event loop free for other clients
+        else:
+            parts = self._parts(batch)
+        await self.writer.write(parts)
+
+    def _parts(self, batch: Batch) -> list[Part]:
         parts = []
         if batch.spans:
             parts.append(Part(f"{self.db}.spans", SPAN_COLUMNS, "JSONCompactEachRow",
@@ -93,8 +130,9 @@ class ClickHouseExporter(Exporter):
         if batch.requests:
             parts.append(Part(f"{self.db}.requests", tuple(batch.requests[0]), "JSONEachRow",
                               encode_rows(batch.requests), len(batch.requests)))
-        await self.writer.write(parts)
+        return parts
 
     async def shutdown(self) -> None:
+        health.unregister(self)
         if self.writer:
             await self.writer.close()

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from spanlens_pipeline import metrics
-from spanlens_pipeline.errors import InternalError, StoreUnavailable
+from spanlens_pipeline.errors import InternalError, StoreFull, StoreUnavailable
 from spanlens_pipeline.errors import StoreError
 from spanlens_pipeline.extensions.storage import Store
 
@@ -58,6 +58,7 @@ class GroupWriter:
         self._task: asyncio.Task | None = None
         self.inserts = 0
         self.rows_written = 0
+        self.disk_full = False  # set by a disk-full refusal, cleared by the next insert that succeeds
         self.spooled_rows = metrics.counter("spanlens_exporter_spooled_rows_total",
                                             "Rows written to the disk spool while the store was unreachable")
 
@@ -202,8 +203,16 @@ class GroupWriter:
             while True:
                 try:
                     await asyncio.to_thread(self.store.insert_json, table, columns, body, fmt)
+                    if self.disk_full:
+                        log.warning("the store accepts writes again")
+                    self.disk_full = False
                     break
                 except StoreError as exc:
+                    if exc.disk_full:
+                        if not self.disk_full:
+                            log.error("the store's disk is full (%s); answering 503 until writes succeed", exc)
+                        self.disk_full = True
+                        raise  # no point waiting here: space comes back on an operator's time
                     if not (retry and exc.transient and self.retry.enabled) or loop.time() + delay > deadline:
                         raise
                     log.warning("insert into %s failed (%s); retrying in %.1fs", table, exc, delay)
@@ -214,6 +223,8 @@ class GroupWriter:
 
 
 def _to_http_error(exc: StoreError) -> Exception:
+    if exc.disk_full:
+        return StoreFull(headers={"Retry-After": "30"})
     if exc.transient:
         return StoreUnavailable(headers={"Retry-After": "5"})
     log.error("the store refused rows: %s", exc)

@@ -55,6 +55,8 @@ def _node(row: dict[str, Any]) -> dict[str, Any]:
         "total_tokens": row["total_tokens"], "cost_usd": _money(row["cost_usd"] if row["cost_usd"] is not None
                                                               else row["reported_cost_usd"]),
         "cost_source": row["cost_source"], "request_id": row["request_id"], "flags": sorted(row["flags"]),
+        "cache_read_tokens": row.get("cache_read_tokens"), "cache_write_tokens": row.get("cache_write_tokens"),
+        "reasoning_tokens": row.get("reasoning_tokens"), "attributes": dict(row.get("attributes") or {}),
         "orphan": False, "children": [],
     }
 

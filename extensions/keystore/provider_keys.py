@@ -54,6 +54,8 @@ class ProviderKeys:
     def __init__(self, store: KeyStore) -> None:
         self.store = store
         store.ensure_schema("provider_keys", SCHEMA)
+        self._active: dict[tuple[str, str], ProviderKey | None] = {}
+        self._generation = -1
 
     def add(self, api_key_id: str, provider: str, encrypted_key: str, *, name: str = "",
             resource_url: str | None = None) -> ProviderKey:
@@ -77,10 +79,24 @@ class ProviderKeys:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self.store.changed()
         return self._one("WHERE pk.id = ?", (kid,))
 
+    def cached_active(self, api_key_id: str, provider: str) -> tuple[ProviderKey | None, int]:
+        """``active`` from memory, reloaded after any key change (hot path); also the generation."""
+        generation = self.store.refresh()
+        if generation != self._generation:
+            self._active.clear()
+            self._generation = generation
+        k = (api_key_id, provider)
+        if k not in self._active:
+            if len(self._active) > 100_000:
+                self._active.clear()
+            self._active[k] = self.active(api_key_id, provider)
+        return self._active[k], generation
+
     def active(self, api_key_id: str, provider: str) -> ProviderKey | None:
-        """The active key of a Spanlens key for one provider (hot path: one indexed lookup)."""
+        """The active key of a Spanlens key for one provider (one indexed lookup)."""
         rows = self._select("WHERE pk.api_key_id = ? AND pk.provider = ? AND pk.revoked_at IS NULL",
                             (api_key_id, provider))
         return rows[0] if rows else None
@@ -103,6 +119,7 @@ class ProviderKeys:
             raise KeyStoreError(f"no active {provider} key under this Spanlens key")
         with self.store._lock:
             self.store.db.execute("UPDATE provider_keys SET revoked_at = ? WHERE id = ?", (time.time(), key.id))
+            self.store.changed()
         return self._one("WHERE pk.id = ?", (key.id,))
 
     def _one(self, where: str, params: tuple) -> ProviderKey:

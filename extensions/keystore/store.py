@@ -86,6 +86,8 @@ class KeyStore:
         self._migrate()
         self._cache: dict[str, Tenant | None] = {}
         self._version = -1
+        # Bumped whenever cached key data may be stale (another connection wrote, or this one did).
+        self.generation = 0
 
     def _migrate(self) -> None:
         with self._lock:
@@ -123,13 +125,24 @@ class KeyStore:
                 raise
 
     # -- authentication (hot path) --------------------------------------------------------
-    def authenticate(self, raw: str) -> Tenant | None:
-        """The tenant of an active key, or None. Sees changes made by other processes."""
+    def refresh(self) -> int:
+        """Notice writes by other connections (``PRAGMA data_version``); the current generation."""
         with self._lock:
             version = self.db.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
-                self._cache.clear()
                 self._version = version
+                self.changed()
+            return self.generation
+
+    def changed(self) -> None:
+        """Drop what is cached from the key tables (called after every write)."""
+        self._cache.clear()
+        self.generation += 1
+
+    def authenticate(self, raw: str) -> Tenant | None:
+        """The tenant of an active key, or None. Sees changes made by other processes."""
+        with self._lock:
+            self.refresh()
             h = hash_key(raw)
             if h in self._cache:
                 return self._cache[h]
@@ -141,15 +154,16 @@ class KeyStore:
             return tenant
 
     # -- management --------------------------------------------------------------------
-    def project(self, name: str, create: bool = True) -> tuple[str, str]:
-        """(organization_id, project_id) of a project in the default organization."""
+    def project(self, name: str, create: bool = True, organization: str | None = None) -> tuple[str, str]:
+        """(organization_id, project_id) of a project in the named (else the default) organization."""
+        organization = organization or self.DEFAULT_ORGANIZATION
         with self._lock:
-            org = self.db.execute("SELECT id FROM organizations WHERE name = ?", (self.DEFAULT_ORGANIZATION,)).fetchone()
+            org = self.db.execute("SELECT id FROM organizations WHERE name = ?", (organization,)).fetchone()
             if org is None:
                 if not create:
                     raise KeyStoreError(f"no project named {name!r}")
                 org_id = str(uuid.uuid4())
-                self.db.execute("INSERT INTO organizations VALUES (?, ?, ?)", (org_id, self.DEFAULT_ORGANIZATION, time.time()))
+                self.db.execute("INSERT INTO organizations VALUES (?, ?, ?)", (org_id, organization, time.time()))
             else:
                 org_id = org["id"]
             row = self.db.execute("SELECT id FROM projects WHERE organization_id = ? AND name = ?", (org_id, name)).fetchone()
@@ -161,7 +175,15 @@ class KeyStore:
             self.db.execute("INSERT INTO projects VALUES (?, ?, ?, ?)", (pid, org_id, name, time.time()))
             return org_id, pid
 
-    def create_key(self, project_name: str, public: bool = False, name: str = "") -> tuple[str, KeyInfo]:
+    def project_ids(self, organization_id: str) -> list[str]:
+        """Ids of every project of an organization (what its public keys may read)."""
+        with self._lock:
+            rows = self.db.execute("SELECT id FROM projects WHERE organization_id = ? ORDER BY id",
+                                   (organization_id,)).fetchall()
+        return [r["id"] for r in rows]
+
+    def create_key(self, project_name: str, public: bool = False, name: str = "",
+                   organization: str | None = None) -> tuple[str, KeyInfo]:
         """Create a key; returns the raw key (shown once) and its record."""
         if not project_name.strip():
             raise KeyStoreError("project name must not be empty")
@@ -169,7 +191,7 @@ class KeyStore:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                _, pid = self.project(project_name.strip())
+                _, pid = self.project(project_name.strip(), organization=organization)
                 kid = str(uuid.uuid4())
                 self.db.execute("INSERT INTO api_keys (id, project_id, key_hash, key_prefix, scope, name, created_at) "
                                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -179,7 +201,7 @@ class KeyStore:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self._cache.clear()
+            self.changed()
             return raw, self.key(kid)
 
     def key(self, key_id: str) -> KeyInfo:
@@ -212,7 +234,7 @@ class KeyStore:
         info = self.find_key(key_or_prefix)
         with self._lock:
             self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (time.time(), info.id))
-            self._cache.clear()
+            self.changed()
         return self.key(info.id)
 
     def has_keys(self) -> bool:

@@ -14,7 +14,7 @@ from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import StoreError
 
 from . import cli, queries, schema
-from .config import Config
+from .config import TTL_COLUMNS, Config, ttl_seconds
 from .index import PENDING_TRACE, SpanIndex
 from .store import Store, embedded_path, is_embedded
 
@@ -69,6 +69,19 @@ class StorageExtension(Extension):
         if self.config.create_schema:
             for m in self.migrate():
                 self.logger.info("applied migration %04d_%s", m.version, m.name)
+            self.apply_ttl()
+
+    def apply_ttl(self) -> None:
+        """Set (or remove, for 0) each configured table's TTL."""
+        for table, value in self.config.ttl.items():
+            seconds = ttl_seconds(value, f"storage::ttl::{table}")
+            name = "set_ttl" if seconds else "remove_ttl"
+            stmt = queries.text(name).replace("{table}", table).replace("{column}", TTL_COLUMNS[table])
+            try:
+                self.store.command(stmt.replace("{db}", self.database), {"seconds": seconds})
+            except StoreError as exc:
+                if seconds or "TTL" not in str(exc):  # removing a TTL that is not set is fine
+                    raise
 
     # -- reading ----------------------------------------------------------------------------
     def sql(self, statement: str, **params: Any) -> list[dict[str, Any]]:
@@ -78,6 +91,11 @@ class StorageExtension(Extension):
     def named(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Rows of the named query ``queries/<name>.sql``."""
         return self.sql(queries.text(name), **params)
+
+    def filtered(self, query_name: str, where: str = "1", /, having: str = "1", **params: Any) -> list[dict[str, Any]]:
+        """Rows of a named query whose ``{where}`` (and ``{having}``) are filled in: fixed
+        fragments that name bound parameters, never values."""
+        return self.sql(queries.text(query_name).replace("{where}", where).replace("{having}", having), **params)
 
     async def anamed(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """``named``, run off the event loop."""

@@ -7,6 +7,7 @@ Clients are shared per DSN within a process.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -107,11 +108,22 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, OSError))
 
 
+DISK_FULL_CODES = frozenset({243})  # NOT_ENOUGH_SPACE
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a driver error says the store's disk is full (by code or errno, never by text)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code in DISK_FULL_CODES
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
 def _store_error(exc: Exception) -> StoreError:
     text = str(exc)
     code = getattr(exc, "code", None)
     return StoreError(text.strip().splitlines()[0][:500] if text else type(exc).__name__, is_transient(exc),
-                      code if isinstance(code, int) else None)
+                      code if isinstance(code, int) else None, is_disk_full(exc))
 
 
 def _connect(dsn: str, username: str, password: str, settings: dict[str, Any],

@@ -28,6 +28,7 @@ from spanlens_pipeline.body import read_body
 from . import validation as v
 from .config import Config
 
+PARSE_IN_THREAD = 256 * 1024  # bodies at least this large are parsed in a worker thread
 _SPAN_STATUS = {"error": "error", "completed": "ok", "running": "unset"}
 
 
@@ -86,7 +87,8 @@ class IngestReceiver(Receiver):
         ctx = RequestContext(headers=dict(request.headers), client=request.client.host if request.client else None,
                              path=request.url.path, request_id=request_id_of(request), write=True)
         await self.next.admit(ctx)
-        doc = v.parse_object(await read_body(request, self.config.max_request_body_size))
+        raw = await read_body(request, self.config.max_request_body_size)
+        doc = await asyncio.to_thread(v.parse_object, raw) if len(raw) >= PARSE_IN_THREAD else v.parse_object(raw)
         return ctx, doc, ctx.tenant.project_id if ctx.tenant else ""
 
     async def _store(self, ctx: RequestContext, spans: list[SpanRecord] | None = None,

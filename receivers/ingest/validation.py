@@ -13,6 +13,7 @@ import orjson
 
 from spanlens_pipeline.errors import InvalidJsonBody, ValidationFailed
 from spanlens_pipeline.ids import id_param, uuid_form
+from spanlens_pipeline.limits import DEFAULT, depth_of
 from spanlens_pipeline.model import MAX_COST_USD, MAX_COUNT, MAX_TIME_NS, SPAN_TYPES
 from spanlens_pipeline.times import EPOCH, iso
 
@@ -24,8 +25,8 @@ def _fail(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, details={"field": field})
 
 
-def parse_object(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object."""
+def parse_object(raw: bytes, max_depth: int = DEFAULT.max_depth) -> dict[str, Any]:
+    """The body as a JSON object, nested at most ``max_depth`` levels."""
     if not raw.strip():
         raise InvalidJsonBody("Request body is empty; send a JSON object")
     try:
@@ -34,6 +35,9 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise InvalidJsonBody() from None
     if not isinstance(doc, dict):
         raise ValidationFailed("Request body must be a JSON object")
+    if depth_of(doc, max_depth) > max_depth:
+        raise ValidationFailed(f"Request body is nested deeper than {max_depth} levels",
+                               details={"maxDepth": max_depth})
     return doc
 
 
@@ -49,6 +53,8 @@ def name(doc: dict[str, Any]) -> str:
     value = doc.get("name")
     if not isinstance(value, str) or not value.strip():
         raise _fail("name", "name is required")
+    if len(value) > DEFAULT.max_value_length:
+        raise _fail("name", f"name is longer than {DEFAULT.max_value_length} characters")
     return value.strip()
 
 

@@ -17,7 +17,22 @@ from spanlens_pipeline.errors import MalformedPayload
 from spanlens_pipeline.model import SOURCE_OTLP, Batch, SpanRecord
 from spanlens_pipeline.semconv import SPAN_KIND_NAMES, STATUS_NAMES, span_type_for_operation
 
-from .limits import FLAG_ATTRIBUTES_DROPPED, FLAG_EVENTS_DROPPED, FLAG_VALUE_TRUNCATED, Limits, cut_value, timestamp
+from spanlens_pipeline.limits import check_depth
+
+from .limits import (
+    FLAG_ATTRIBUTES_DROPPED,
+    FLAG_EVENTS_DROPPED,
+    FLAG_LINKS_DROPPED,
+    FLAG_RESOURCE_ATTRIBUTES_DROPPED,
+    FLAG_RESOURCE_VALUE_TRUNCATED,
+    FLAG_SCOPE_TRUNCATED,
+    FLAG_VALUE_TOO_DEEP,
+    FLAG_VALUE_TRUNCATED,
+    Limits,
+    cut_value,
+    flatten_deep,
+    timestamp,
+)
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -129,22 +144,49 @@ def attributes(kvs: Any) -> dict[str, Any]:
     return out
 
 
-def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, Any]:
+def _span_attributes(kvs: Any, limits: Limits, flags: list[str], max_count: int | None = None,
+                     max_len: int | None = None, dropped: str = FLAG_ATTRIBUTES_DROPPED,
+                     truncated: str = FLAG_VALUE_TRUNCATED) -> dict[str, Any]:
     if not isinstance(kvs, list):
         return {}
-    if len(kvs) > limits.max_attributes:
-        flags.append(FLAG_ATTRIBUTES_DROPPED)
-        kvs = kvs[: limits.max_attributes]
+    max_count = limits.max_attributes if max_count is None else max_count
+    max_len = limits.max_value_length if max_len is None else max_len
+    if len(kvs) > max_count:
+        flags.append(dropped)
+        kvs = kvs[:max_count]
     out = attributes(kvs)
     cut = False
-    for key, value in out.items():
+    for key, value in list(out.items()):
+        if len(key) > max_len:
+            del out[key]
+            key, cut = key[:max_len], True
+            out[key] = value
+        if isinstance(value, (list, dict)):
+            value, deep = flatten_deep(value, limits.max_value_depth)
+            if deep:
+                flags.append(FLAG_VALUE_TOO_DEEP)
+                out[key] = value
+            if isinstance(value, dict) and len(orjson.dumps(value)) > max_len:
+                out[key], cut = orjson.dumps(value).decode()[:max_len], True
+                continue
         if isinstance(value, (str, list)):
-            new, was_cut = cut_value(value, limits.max_value_length)
+            new, was_cut = cut_value(value, max_len)
             if was_cut:
                 out[key], cut = new, True
     if cut:
-        flags.append(FLAG_VALUE_TRUNCATED)
+        flags.append(truncated)
     return out
+
+
+def _text(value: Any, limit: int, flags: list[str] | None = None) -> str | None:
+    """A non-empty string field, cut to ``limit`` (flagged when ``flags`` is given)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > limit:
+        if flags is not None:
+            flags.append(FLAG_SCOPE_TRUNCATED)
+        return value[:limit]
+    return value
 
 
 def _list(obj: Any, key: str) -> list:
@@ -161,6 +203,7 @@ def decode(body: bytes, limits: Limits) -> Batch:
         doc = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"Request body is not valid JSON ({exc})") from None
+    check_depth(doc, limits.max_depth)
     if not isinstance(doc, dict):
         raise MalformedPayload("Request body must be a JSON object (ExportTraceServiceRequest)")
     batch = Batch()
@@ -169,18 +212,22 @@ def decode(body: bytes, limits: Limits) -> Batch:
         if not isinstance(rs, dict):
             raise MalformedPayload("'resourceSpans' items must be objects")
         resource = rs.get("resource")
-        res_attrs = attributes(resource.get("attributes")) if isinstance(resource, dict) else {}
+        res_flags: list[str] = []
+        res_attrs = _span_attributes(resource.get("attributes"), limits, res_flags, limits.max_resource_attributes,
+                                     limits.max_resource_value_length, FLAG_RESOURCE_ATTRIBUTES_DROPPED,
+                                     FLAG_RESOURCE_VALUE_TRUNCATED) if isinstance(resource, dict) else {}
         service = res_attrs.get("service.name")
         service = service if isinstance(service, str) else None
         for ss in _list(rs, "scopeSpans"):
             if not isinstance(ss, dict):
                 raise MalformedPayload("'scopeSpans' items must be objects")
             scope = ss.get("scope") if isinstance(ss.get("scope"), dict) else {}
-            scope_name = scope.get("name") if isinstance(scope.get("name"), str) and scope.get("name") else None
-            scope_version = scope.get("version") if isinstance(scope.get("version"), str) and scope.get("version") else None
+            scope_flags = list(res_flags)
+            scope_name = _text(scope.get("name"), limits.max_scope_length, scope_flags)
+            scope_version = _text(scope.get("version"), limits.max_scope_length, scope_flags)
             for sp in _list(ss, "spans"):
                 try:
-                    batch.spans.append(_span(sp, res_attrs, service, scope_name, scope_version, limits))
+                    batch.spans.append(_span(sp, res_attrs, service, scope_name, scope_version, limits, scope_flags))
                 except _BadSpan as exc:
                     rejected += 1
                     if len(reasons) < 3:
@@ -192,10 +239,10 @@ def decode(body: bytes, limits: Limits) -> Batch:
 
 
 def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
-          scope_version: str | None, limits: Limits) -> SpanRecord:
+          scope_version: str | None, limits: Limits, scope_flags: list[str]) -> SpanRecord:
     if not isinstance(sp, dict):
         raise _BadSpan("span is not an object")
-    flags: list[str] = []
+    flags: list[str] = list(scope_flags)
     attrs = _span_attributes(sp.get("attributes"), limits, flags)
     events = None
     raw_events = sp.get("events")
@@ -203,14 +250,19 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
         if len(raw_events) > limits.max_events:
             flags.append(FLAG_EVENTS_DROPPED)
             raw_events = raw_events[: limits.max_events]
-        events = [{"time_unix_nano": _int(e.get("timeUnixNano")), "name": e.get("name") if isinstance(e.get("name"), str) else "",
+        events = [{"time_unix_nano": _int(e.get("timeUnixNano")),
+                   "name": e.get("name")[:limits.max_value_length] if isinstance(e.get("name"), str) else "",
                    "attributes": _span_attributes(e.get("attributes"), limits, flags)}
                   for e in raw_events if isinstance(e, dict)]
     links = None
     raw_links = sp.get("links")
     if isinstance(raw_links, list) and raw_links:
+        if len(raw_links) > limits.max_links:
+            flags.append(FLAG_LINKS_DROPPED)
+            raw_links = raw_links[: limits.max_links]
         links = [{"trace_id": _lenient_id(l.get("traceId"), 16), "span_id": _lenient_id(l.get("spanId"), 8),
-                  "trace_state": l.get("traceState") or "", "attributes": attributes(l.get("attributes"))}
+                  "trace_state": _text(l.get("traceState"), limits.max_scope_length) or "",
+                  "attributes": _span_attributes(l.get("attributes"), limits, flags)}
                  for l in raw_links if isinstance(l, dict)]
     status = sp.get("status") if isinstance(sp.get("status"), dict) else {}
     code = _int(status.get("code"))
@@ -221,12 +273,12 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
     return SpanRecord(
         trace_id=_id(sp.get("traceId"), 16, True), span_id=_id(sp.get("spanId"), 8, True),  # type: ignore[arg-type]
         parent_span_id=_id(sp.get("parentSpanId"), 8, False),
-        name=name if isinstance(name, str) else "", kind=SPAN_KIND_NAMES[kind] if 0 <= kind < 6 else "unspecified",
+        name=name[:limits.max_value_length] if isinstance(name, str) else "", kind=SPAN_KIND_NAMES[kind] if 0 <= kind < 6 else "unspecified",
         span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
         service_name=service, scope_name=scope_name, scope_version=scope_version,
         start_time=timestamp(_int(sp.get("startTimeUnixNano")), flags),
         end_time=timestamp(_int(sp.get("endTimeUnixNano")), flags),
         status_code=STATUS_NAMES[code] if 0 <= code < 3 else "unset",
-        status_message=message if isinstance(message, str) and message else None,
+        status_message=_text(message, limits.max_value_length),
         attributes=attrs, resource_attributes=res_attrs, events=events, links=links, source=SOURCE_OTLP,
         flags=list(dict.fromkeys(flags)))

@@ -10,7 +10,20 @@ from spanlens_pipeline.errors import MalformedPayload
 from spanlens_pipeline.model import SOURCE_OTLP, Batch, SpanRecord
 from spanlens_pipeline.semconv import SPAN_KIND_NAMES, STATUS_NAMES, span_type_for_operation
 
-from .limits import FLAG_ATTRIBUTES_DROPPED, FLAG_EVENTS_DROPPED, FLAG_VALUE_TRUNCATED, Limits, cut_value, timestamp
+from .limits import (
+    FLAG_ATTRIBUTES_DROPPED,
+    FLAG_EVENTS_DROPPED,
+    FLAG_LINKS_DROPPED,
+    FLAG_RESOURCE_ATTRIBUTES_DROPPED,
+    FLAG_RESOURCE_VALUE_TRUNCATED,
+    FLAG_SCOPE_TRUNCATED,
+    FLAG_VALUE_TOO_DEEP,
+    FLAG_VALUE_TRUNCATED,
+    Limits,
+    cut_value,
+    flatten_deep,
+    timestamp,
+)
 
 _ZERO16 = bytes(16)
 _ZERO8 = bytes(8)
@@ -41,13 +54,16 @@ def attributes(kvs: Any) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
-def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, Any]:
-    """Attributes as typed values, within the span limits (hot path: common types inlined)."""
-    if len(kvs) > limits.max_attributes:
-        flags.append(FLAG_ATTRIBUTES_DROPPED)
-        kvs = kvs[: limits.max_attributes]
+def _span_attributes(kvs: Any, limits: Limits, flags: list[str], max_count: int | None = None,
+                     max_len: int | None = None, dropped: str = FLAG_ATTRIBUTES_DROPPED,
+                     truncated: str = FLAG_VALUE_TRUNCATED) -> dict[str, Any]:
+    """Attributes as typed values, within the limits (hot path: common types inlined)."""
+    max_count = limits.max_attributes if max_count is None else max_count
+    if len(kvs) > max_count:
+        flags.append(dropped)
+        kvs = kvs[:max_count]
     out: dict[str, Any] = {}
-    max_len = limits.max_value_length
+    max_len = limits.max_value_length if max_len is None else max_len
     cut = False
     for kv in kvs:
         v = kv.value
@@ -55,7 +71,7 @@ def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, An
         if value:
             if len(value) > max_len:
                 value, cut = value[:max_len], True
-            out[kv.key] = value
+            out[kv.key[:max_len]] = value
             continue
         which = v.WhichOneof("value")
         if which == "string_value":
@@ -68,12 +84,20 @@ def _span_attributes(kvs: Any, limits: Limits, flags: list[str]) -> dict[str, An
             value = v.bool_value
         else:
             value = any_value(v)
-            if isinstance(value, list):
-                value, was_cut = cut_value(value, max_len)
-                cut = cut or was_cut
-        out[kv.key] = value
+            if isinstance(value, (list, dict)):
+                value, deep = flatten_deep(value, limits.max_value_depth)
+                if deep:
+                    flags.append(FLAG_VALUE_TOO_DEEP)
+                if isinstance(value, list):
+                    value, was_cut = cut_value(value, max_len)
+                    cut = cut or was_cut
+                elif len(str(value)) > max_len:
+                    value, cut = str(value)[:max_len], True
+            elif isinstance(value, str) and len(value) > max_len:  # bytes as hex
+                value, cut = value[:max_len], True
+        out[kv.key[:max_len]] = value
     if cut:
-        flags.append(FLAG_VALUE_TRUNCATED)
+        flags.append(truncated)
     return out
 
 
@@ -88,18 +112,28 @@ def decode(body: bytes, limits: Limits) -> Batch:
     rejected = 0
     kind_names, status_names = SPAN_KIND_NAMES, STATUS_NAMES
     for rs in req.resource_spans:
-        res_attrs = attributes(rs.resource.attributes)
+        res_flags: list[str] = []
+        res_attrs = _span_attributes(rs.resource.attributes, limits, res_flags, limits.max_resource_attributes,
+                                     limits.max_resource_value_length, FLAG_RESOURCE_ATTRIBUTES_DROPPED,
+                                     FLAG_RESOURCE_VALUE_TRUNCATED)
         service = res_attrs.get("service.name")
         service = service if isinstance(service, str) else None
         for ss in rs.scope_spans:
+            scope_flags = list(res_flags)
             scope_name = ss.scope.name or None
             scope_version = ss.scope.version or None
+            if scope_name and len(scope_name) > limits.max_scope_length:
+                scope_name = scope_name[:limits.max_scope_length]
+                scope_flags.append(FLAG_SCOPE_TRUNCATED)
+            if scope_version and len(scope_version) > limits.max_scope_length:
+                scope_version = scope_version[:limits.max_scope_length]
+                scope_flags.append(FLAG_SCOPE_TRUNCATED)
             for sp in ss.spans:
                 tid, sid, pid = sp.trace_id, sp.span_id, sp.parent_span_id
                 if len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8 or (pid and len(pid) != 8):
                     rejected += 1
                     continue
-                flags: list[str] = []
+                flags: list[str] = list(scope_flags) if scope_flags else []
                 attrs = _span_attributes(sp.attributes, limits, flags)
                 events = None
                 if sp.events:
@@ -107,25 +141,30 @@ def decode(body: bytes, limits: Limits) -> Batch:
                     if len(evs) > limits.max_events:
                         flags.append(FLAG_EVENTS_DROPPED)
                         evs = evs[: limits.max_events]
-                    events = [{"time_unix_nano": e.time_unix_nano, "name": e.name,
+                    events = [{"time_unix_nano": e.time_unix_nano, "name": e.name[:limits.max_value_length],
                                "attributes": _span_attributes(e.attributes, limits, flags)} for e in evs]
                 links = None
                 if sp.links:
+                    lks = sp.links
+                    if len(lks) > limits.max_links:
+                        flags.append(FLAG_LINKS_DROPPED)
+                        lks = lks[: limits.max_links]
                     links = [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(),
-                              "trace_state": l.trace_state, "attributes": attributes(l.attributes)}
-                             for l in sp.links]
+                              "trace_state": l.trace_state[:limits.max_scope_length],
+                              "attributes": _span_attributes(l.attributes, limits, flags)}
+                             for l in lks]
                 op = attrs.get("gen_ai.operation.name")
                 code = sp.status.code
                 start, end = sp.start_time_unix_nano, sp.end_time_unix_nano
                 spans.append(SpanRecord(
                     trace_id=tid.hex(), span_id=sid.hex(),
                     parent_span_id=pid.hex() if pid and pid != _ZERO8 else None,
-                    name=sp.name, kind=kind_names[sp.kind] if 0 <= sp.kind < 6 else "unspecified",
+                    name=sp.name[:limits.max_value_length], kind=kind_names[sp.kind] if 0 <= sp.kind < 6 else "unspecified",
                     span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
                     service_name=service, scope_name=scope_name, scope_version=scope_version,
                     start_time=timestamp(start, flags), end_time=timestamp(end, flags),
                     status_code=status_names[code] if 0 <= code < 3 else "unset",
-                    status_message=sp.status.message or None,
+                    status_message=sp.status.message[:limits.max_value_length] or None,
                     attributes=attrs, resource_attributes=res_attrs, events=events, links=links,
                     source=SOURCE_OTLP, flags=list(dict.fromkeys(flags)) if len(flags) > 1 else flags))
     if rejected:

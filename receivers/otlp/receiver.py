@@ -1,6 +1,8 @@
 """The OTLP/HTTP receiver: ``POST /v1/traces`` in protobuf or JSON, optionally gzip/deflate."""
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,9 +20,11 @@ from spanlens_pipeline.model import Batch, RequestContext
 from . import decode_json, decode_pb
 from spanlens_pipeline.body import read_body
 from .config import Config
-from .limits import Limits
+from spanlens_pipeline.limits import Limits
 
 PROTOBUF = "application/x-protobuf"
+PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf"})
+DECODE_IN_THREAD = 256 * 1024  # bodies at least this large decode in a worker thread
 JSON = "application/json"
 _EMPTY_PB = ExportTraceServiceResponse().SerializeToString()
 
@@ -30,8 +34,7 @@ class OtlpReceiver(Receiver):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.limits = Limits(config.max_attributes_per_span, config.max_attribute_value_length,
-                             config.max_events_per_span)
+        self.limits: Limits = config.limits
         self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
         self.refused = metrics.counter("spanlens_receiver_refused_spans_total", "Spans refused by a processor or exporter")
         self.rejected = metrics.counter("spanlens_receiver_rejected_spans_total", "Invalid spans reported in partialSuccess")
@@ -41,6 +44,8 @@ class OtlpReceiver(Receiver):
 
     async def handle(self, request: Request) -> Response:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media in PROTOBUF_ALIASES:
+            media = PROTOBUF
         if media == PROTOBUF:
             request.scope[ERROR_ENCODING] = "protobuf"
             decoder = decode_pb.decode
@@ -53,7 +58,10 @@ class OtlpReceiver(Receiver):
                              path=request.url.path, request_id=request_id_of(request), write=True)
         await self.next.admit(ctx)
         body = await read_body(request, self.config.max_request_body_size)
-        batch = decoder(body, self.limits)
+        if len(body) >= DECODE_IN_THREAD:
+            batch = await asyncio.to_thread(decoder, body, self.limits)
+        else:
+            batch = decoder(body, self.limits)
         if batch.rejected:
             self.rejected.inc(batch.rejected, receiver=self.id)
         if batch.spans:
@@ -68,7 +76,8 @@ class OtlpReceiver(Receiver):
     @staticmethod
     def _success(media: str, batch: Batch, ctx: RequestContext) -> Response:
         headers = ctx.response_headers or None
-        if media == PROTOBUF:
+        if media in PROTOBUF_ALIASES:
+            media = PROTOBUF
             if not batch.rejected:
                 return Response(_EMPTY_PB, media_type=PROTOBUF, headers=headers)
             msg = ExportTraceServiceResponse(partial_success=ExportTracePartialSuccess(

@@ -1,18 +1,17 @@
 """The streaming pump: upstream bytes to the client as they arrive, with a copy kept.
 
-``Pump`` is the ASGI response of a proxied call. It forwards each upstream chunk at once
-(nothing is buffered), watches for the client going away, and stops at the deadline.
-When it ends — normally, at the deadline, on a client disconnect or an upstream read
-error — it hands the kept bytes to ``on_done(raw, truncated)``.
+``pump`` runs inside the request's own task: it forwards each upstream chunk at once
+(nothing is buffered) and stops at the deadline (a loop timer). Once an answer turns
+out to be longer than one chunk, a small watcher waits for the client to go away and
+ends the pump early. It returns the kept bytes and whether the answer was cut short.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Callable
 
-import httpx
+import aiohttp
 
 log = logging.getLogger("spanlens_pipeline.receiver.proxy")
 
@@ -21,10 +20,10 @@ _DROP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"content
                    b"proxy-connection", b"proxy-authenticate", b"trailer", b"x-request-id"))
 
 
-def response_headers(upstream: httpx.Response, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: aiohttp.ClientResponse, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
     """Upstream headers minus hop-by-hop ones; its own request id kept as ``x-upstream-request-id``."""
     out = []
-    for name, value in upstream.headers.raw:
+    for name, value in upstream.raw_headers:
         lname = name.lower()
         if lname == b"x-request-id":
             out.append((b"x-upstream-request-id", value))
@@ -34,52 +33,44 @@ def response_headers(upstream: httpx.Response, extra: dict[str, str]) -> list[tu
     return out
 
 
-class Pump:
-    def __init__(self, upstream: httpx.Response, headers: list[tuple[bytes, bytes]], deadline: float,
-                 on_done: Callable[[bytes, bool], None]) -> None:
-        self.upstream = upstream
-        self.headers = headers
-        self.deadline = deadline  # loop time
-        self.on_done = on_done
+async def pump(upstream: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]], deadline: float,
+               receive: Callable, send: Callable) -> tuple[bytes, bool]:
+    """Forward the answer until its end, the deadline (loop time) or the client leaving."""
+    chunks: list[bytes] = []
+    keep = chunks.append
+    truncated = client_gone = finished = False
+    watcher: asyncio.Task | None = None
+    content = upstream.content
+    try:
+        async with asyncio.timeout_at(deadline) as limit:
+            async def watch() -> None:
+                nonlocal client_gone
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                if not finished:
+                    client_gone = True
+                    limit.reschedule(asyncio.get_running_loop().time())  # end the pump now
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        chunks: list[bytes] = []
-        truncated = client_gone = False
-        keep = chunks.append
-
-        async def forward() -> None:
-            async for chunk in self.upstream.aiter_raw():
+            await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+            while chunk := await content.readany():
                 keep(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-        async def disconnect() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
-        loop = asyncio.get_running_loop()
-        fwd = watch = None
-        try:
-            await send({"type": "http.response.start", "status": self.upstream.status_code,
-                        "headers": self.headers})
-            fwd, watch = asyncio.ensure_future(forward()), asyncio.ensure_future(disconnect())
-            done, _ = await asyncio.wait((fwd, watch), timeout=max(0.0, self.deadline - loop.time()),
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if fwd in done and not fwd.cancelled() and fwd.exception() is None:
-                pass
-            else:
-                truncated = True
-                client_gone = watch in done
-                if fwd in done and not fwd.cancelled():
-                    log.warning("upstream stream failed: %s", fwd.exception())
-        finally:
-            for task in (fwd, watch):
-                if task is not None and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-            with contextlib.suppress(Exception):
-                await self.upstream.aclose()
-            if not client_gone:
-                with contextlib.suppress(Exception):
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-            self.on_done(b"".join(chunks), truncated)
+                if watcher is None and not content.at_eof():
+                    watcher = asyncio.ensure_future(watch())
+            finished = True
+    except TimeoutError:
+        truncated = True
+    except (aiohttp.ClientError, OSError) as exc:
+        truncated = True
+        log.warning("upstream stream failed: %s: %s", type(exc).__name__, exc)
+    finally:
+        finished = True
+        if watcher is not None:
+            watcher.cancel()
+        if truncated or not content.at_eof():
+            upstream.close()
+        else:
+            upstream.release()
+    if not client_gone:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return b"".join(chunks), truncated

@@ -4,38 +4,47 @@ Order per request: provider from the path → Spanlens key (401/403) → body re
 checked → rate limit → provider key and decryption (400/503) → upstream (502/504). The
 answer streams back as it arrives; once it has ended, one span and one request row go
 to the pipeline through a short buffer (``logbuffer``) that ``shutdown`` empties.
+
+The ``/proxy`` prefix is served as raw ASGI ahead of the framework (``add_asgi_prefix``),
+upstream calls go over a pooled keep-alive aiohttp session, the decrypted provider key is
+kept in memory until the key store changes, and timeouts are loop timers.
 """
 from __future__ import annotations
 
 import asyncio
 import inspect
 import time
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import parse_qsl
 
-import httpx
+import aiohttp
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
-from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, NoProviderKey, NotFound, UpstreamFailed,
-                                      UpstreamTimeout)
-from spanlens_pipeline.extensions.keystore import KeystoreExtension, crypto
-from spanlens_pipeline.http import json_response, request_id_of
+from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
+                                      PayloadTooLarge, UpstreamFailed, UpstreamTimeout)
+from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
+from spanlens_pipeline.http import REQUEST_ID, json_response
 from spanlens_pipeline.model import RequestContext
-from spanlens_pipeline.body import read_raw
 
 from . import record
 from .config import Config
 from .logbuffer import LogBuffer
 from .providers import PROVIDERS, Provider
-from .pump import Pump, response_headers
+from .pump import pump, response_headers
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 # Request headers never sent upstream (besides every x-spanlens-* header).
 _STRIP = frozenset(("authorization", "x-api-key", "x-goog-api-key", "host", "connection", "keep-alive",
                     "transfer-encoding", "content-length", "expect", "te", "upgrade", "proxy-authorization",
                     "proxy-connection", "accept-encoding"))
+_NO_AUTO_HEADERS = ("Content-Type", "User-Agent")
+
+
+class _ClientGone(Exception):
+    """The client left before its request body was read."""
 
 
 class ProxyReceiver(Receiver):
@@ -43,9 +52,11 @@ class ProxyReceiver(Receiver):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.client: httpx.AsyncClient | None = None
+        self.session: aiohttp.ClientSession | None = None
         self.logs = LogBuffer(lambda batch, ctx: self.next.consume(batch, ctx), config.log_flush_interval / 1000,
                               self.logger)
+        self._secrets: dict[str, str] = {}  # provider key id → plaintext, for one key-store generation
+        self._secrets_generation = -1
 
     async def start(self, host: Host) -> None:
         cfg = self.config
@@ -58,17 +69,18 @@ class ProxyReceiver(Receiver):
         self.timeout_s = cfg.upstream_timeout_ms() / 1000
         self.deadline_s = cfg.stream_deadline_ms() / 1000
         self.bases = {name: cfg.api_base(name) for name in PROVIDERS}
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(None), follow_redirects=False,
-                                        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False, trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS)
         server = host.http(cfg.endpoint)
-        server.add_route(cfg.path_prefix + "/{provider}/{rest:path}", self.handle, METHODS)
-        server.add_route(cfg.path_prefix + "/{provider}", self.handle, METHODS)
+        server.add_asgi_prefix(cfg.path_prefix, self.handle)
         server.add_route("/api/v1/me/key-info", self.key_info, ["GET"])
 
     async def shutdown(self) -> None:
         await self.logs.close()
-        if self.client:
-            await self.client.aclose()
+        if self.session:
+            await self.session.close()
 
     async def key_info(self, request: Request) -> Response:
         tenant = self.keystore.authenticate(dict(request.headers), write=False)
@@ -76,51 +88,86 @@ class ProxyReceiver(Receiver):
                                        "providers": self.keys.providers(tenant.api_key_id),
                                        "scope": tenant.scope}})
 
-    async def handle(self, request: Request) -> Any:
+    async def handle(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """One proxied call, as raw ASGI (errors raised here become the envelope in ``http``)."""
         t0, start_ns = time.perf_counter(), time.time_ns()
-        name = request.path_params["provider"]
+        name, _, rest = scope["path"][len(self.config.path_prefix) + 1:].partition("/")
         provider = PROVIDERS.get(name)
         if provider is None:
             raise NotFound(f"Unknown provider {name!r}", details={"provider": name, "providers": list(PROVIDERS)})
-        headers = dict(request.headers)
+        method = scope["method"]
+        if method not in METHODS:
+            raise MethodNotAllowed()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         tenant = self.keystore.authenticate(headers, write=True)
-        ctx = RequestContext(headers=headers, client=request.client.host if request.client else None,
-                             path=request.url.path, request_id=request_id_of(request), write=True, tenant=tenant)
+        client = scope.get("client")
+        ctx = RequestContext(headers=headers, client=client[0] if client else None, path=scope["path"],
+                             request_id=scope[REQUEST_ID], write=True, tenant=tenant)
         await self.next.admit(ctx)
-        body = await self._read_body(request)
+        try:
+            body = b"" if method in ("GET", "HEAD") else await self._read_body(receive, headers)
+        except _ClientGone:
+            return
         parsed = _parse_json(body, headers.get("content-type", ""))
         extra = await self._rate_limit(tenant, headers.get("x-spanlens-user") or None)
-        pkey = self.keys.active(tenant.api_key_id, name)
+        pkey, generation = self.keys.cached_active(tenant.api_key_id, name)
         if pkey is None:
             raise NoProviderKey(f"No active {name} key is registered for this Spanlens key",
                                 details={"provider": name})
-        try:
-            secret = crypto.decrypt(self.encryption_key, pkey.encrypted_key)
-        except crypto.DecryptError as exc:
-            self.logger.error("provider key %s (%s) cannot be decrypted: %s; check ENCRYPTION_KEY", pkey.id, name, exc)
-            raise DecryptFailed("The stored provider key could not be decrypted; check ENCRYPTION_KEY",
-                                details={"provider": name}) from None
-        path = "/" + request.path_params.get("rest", "")
+        secret = self._secret(pkey, generation)
+        path = "/" + rest
         streamed = provider.is_stream(path, parsed)
         content = _with_usage_option(provider, parsed, body) if streamed else body
-        upstream = self._upstream_request(provider, request, headers, path, content, secret, pkey.resource_url)
-        ex = record.Exchange(provider, tenant, ctx, request.method, path, body, parsed, streamed, pkey.id,
-                             start_ns, t0)
+        ex = record.Exchange(provider, tenant, ctx, method, path, body, parsed, streamed, pkey.id, start_ns, t0)
+        ex.trace_id, ex.span_id, ex.parent_span_id = record.span_ids(headers)
         ex.t_send = time.perf_counter()
-        resp = await self._send(provider, upstream)
+        resp = await self._send(provider, method, scope, headers, path, content, secret, pkey.resource_url)
         ex.t_headers = time.perf_counter()
-        ex.status = resp.status_code
+        ex.status = resp.status
         ex.content_type = resp.headers.get("content-type", "")
         ex.content_encoding = resp.headers.get("content-encoding", "").lower()
+        out = response_headers(resp, extra)
+        out.append((b"x-spanlens-trace-id", ex.trace_id.encode()))
+        out.append((b"x-spanlens-span-id", ex.span_id.encode()))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.deadline_s - (ex.t_headers - t0)
-        return Pump(resp, response_headers(resp, extra), deadline,
-                    lambda raw, truncated: self._log(ex, raw, truncated))
+        raw, truncated = await pump(resp, out, loop.time() + self.deadline_s - (ex.t_headers - t0), receive, send)
+        loop.call_soon(self._log, ex, raw, truncated, time.perf_counter(), time.time_ns())
 
-    async def _read_body(self, request: Request) -> bytes:
-        if request.method in ("GET", "HEAD"):
-            return b""
-        return await read_raw(request, self.config.max_request_body_size)
+    def _secret(self, pkey: ProviderKey, generation: int) -> str:
+        """The decrypted provider key, from memory while the key store is unchanged."""
+        if generation != self._secrets_generation:
+            self._secrets.clear()
+            self._secrets_generation = generation
+        secret = self._secrets.get(pkey.id)
+        if secret is None:
+            try:
+                secret = crypto.decrypt(self.encryption_key, pkey.encrypted_key)
+            except crypto.DecryptError as exc:
+                self.logger.error("provider key %s (%s) cannot be decrypted: %s; check ENCRYPTION_KEY",
+                                  pkey.id, pkey.provider, exc)
+                raise DecryptFailed("The stored provider key could not be decrypted; check ENCRYPTION_KEY",
+                                    details={"provider": pkey.provider}) from None
+            self._secrets[pkey.id] = secret
+        return secret
+
+    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> bytes:
+        """The request body as sent; 413 past the limit."""
+        limit = self.config.max_request_body_size
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _rate_limit(self, tenant, end_user: str | None) -> dict[str, str]:
         if self.limiter is None:
@@ -130,30 +177,30 @@ class ProxyReceiver(Receiver):
             result = await result
         return dict(result or {})
 
-    def _upstream_request(self, provider: Provider, request: Request, headers: dict[str, str], path: str,
-                          content: bytes, secret: str, resource_url: str | None) -> httpx.Request:
+    async def _send(self, provider: Provider, method: str, scope: dict, headers: dict[str, str], path: str,
+                    content: bytes, secret: str, resource_url: str | None) -> aiohttp.ClientResponse:
+        """The upstream response once its headers are in; 504 past the upstream timeout, 502 if unreachable."""
         out = {k: v for k, v in headers.items() if k not in _STRIP and not k.startswith("x-spanlens-")}
         out["accept-encoding"] = "identity"  # the answer is read as well as forwarded
-        params = list(request.query_params.multi_items())
+        query = scope.get("query_string") or b""
+        params = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
         provider.credential(out, params, secret)
         url = provider.base(self.bases[provider.name], resource_url) + path
-        return self.client.build_request(request.method, url, params=params or None, headers=out,  # type: ignore[union-attr]
-                                         content=content or None)
-
-    async def _send(self, provider: Provider, upstream: httpx.Request) -> httpx.Response:
         try:
-            return await asyncio.wait_for(self.client.send(upstream, stream=True), self.timeout_s)  # type: ignore[union-attr]
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout_s):
+                return await self.session.request(  # type: ignore[union-attr]
+                    method, url, params=params or None, headers=out, data=content or None, allow_redirects=False)
+        except TimeoutError:
             raise UpstreamTimeout(f"{provider.name} did not answer within {int(self.timeout_s * 1000)} ms",
                                   details={"provider": provider.name, "timeoutMs": int(self.timeout_s * 1000)}) from None
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise UpstreamFailed(f"Could not reach {provider.name}: {type(exc).__name__}: {exc}",
                                  details={"provider": provider.name}) from None
 
-    def _log(self, ex: record.Exchange, raw: bytes, truncated: bool) -> None:
-        """Build the record now; store it in the background (the client is already answered)."""
+    def _log(self, ex: record.Exchange, raw: bytes, truncated: bool, t_end: float, end_ns: int) -> None:
+        """Build the record after the answer is sent; store it in the background."""
         try:
-            batch = record.build(ex, raw, truncated, time.perf_counter(), time.time_ns())
+            batch = record.build(ex, raw, truncated, t_end, end_ns)
         except Exception:
             self.logger.exception("could not build the log record of %s", ex.ctx.request_id)
             return

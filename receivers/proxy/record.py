@@ -41,6 +41,16 @@ class Exchange:
     status: int = 0
     content_type: str = ""
     content_encoding: str = ""
+    trace_id: str = ""  # chosen up front (``span_ids``) so the response can name them
+    span_id: str = ""
+    parent_span_id: str | None = None
+
+
+def span_ids(headers: dict[str, str]) -> tuple[str, str, str | None]:
+    """(trace, span, parent) of a call: a child of the client's ``X-Trace-Id``/``X-Span-Id`` if sent."""
+    trace_id = canonical_id(headers.get("x-trace-id"))
+    parent = canonical_id(headers.get("x-span-id")) if trace_id else None
+    return trace_id or secrets.token_hex(16), secrets.token_hex(8), parent
 
 
 def read_answer(ex: Exchange, raw: bytes) -> tuple[Usage, str]:
@@ -75,10 +85,7 @@ def build(ex: Exchange, raw: bytes, truncated: bool, t_end: float, end_ns: int) 
     keep_bodies, keep_people = mode == "full", mode != "none"
     user = h.get("x-spanlens-user") if keep_people else None
     session = h.get("x-spanlens-session") if keep_people else None
-    trace_id = canonical_id(h.get("x-trace-id"))
-    parent = canonical_id(h.get("x-span-id")) if trace_id else None
-    trace_id = trace_id or secrets.token_hex(16)
-    span_id = secrets.token_hex(8)
+    trace_id, span_id, parent = (ex.trace_id, ex.span_id, ex.parent_span_id) if ex.trace_id else span_ids(h)
     operation = operation_of(ex.path)
     request_model = ex.provider.request_model(ex.path, ex.parsed)
     request_text = ex.body.decode("utf-8", "replace") if keep_bodies else None

@@ -1,0 +1,9 @@
+-- The proxy request log, newest first: one page. {where}: tenant, filters and cursor.
+SELECT id, project_id, toUnixTimestamp64Nano(created_at) AS created_ns, provider, model, method, path,
+       status_code, streamed, prompt_tokens, completion_tokens, total_tokens, cache_read_tokens,
+       cache_write_tokens, reasoning_tokens, cost_usd, reported_cost_usd, latency_ms, proxy_overhead_ms,
+       duration_ms, truncated, error_message, trace_id, span_id, parent_span_id, user_id, session_id, flags
+FROM {db}.requests FINAL
+WHERE {where}
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
