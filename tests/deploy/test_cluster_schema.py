@@ -112,3 +112,20 @@ def test_cluster_needs_a_server_and_a_plain_name():
         StorageConfig(endpoint="chdb:///tmp/x", cluster="main").validate("storage")
     with pytest.raises(ConfigError, match="must be a cluster name"):
         StorageConfig(endpoint="http://h:8123", cluster="a' OR 1").validate("storage")
+
+
+def test_ttl_on_a_cluster_goes_to_the_local_tables():
+    import logging
+
+    from spanlens_pipeline.component import Settings
+    from spanlens_pipeline.extensions.storage import StorageExtension
+    from spanlens_pipeline.extensions.storage import queries
+
+    def ext(cluster: str) -> StorageExtension:
+        return StorageExtension(Settings("storage", logging.getLogger("storage")), StorageConfig(endpoint="http://h:8123", cluster=cluster))
+
+    assert ext("").ttl_target("spans") == "spans"
+    target = ext("prod").ttl_target("spans")
+    assert target == "spans_local ON CLUSTER 'prod'"
+    stmt = queries.text("set_ttl").replace("{table}", target)
+    assert "ALTER TABLE {db}.spans_local ON CLUSTER 'prod' MODIFY TTL" in stmt
