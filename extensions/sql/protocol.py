@@ -55,16 +55,17 @@ def _available_encodings() -> tuple[str, ...]:
     return (*out, "gzip", "deflate")
 
 
-def _zstd():  # type: ignore[no-untyped-def]
+def _zstd():
     try:
-        from compression import zstd  # type: ignore[import-not-found]
+        from compression import zstd
     except ImportError:
-        from backports import zstd  # type: ignore[no-redef]
+        from backports import zstd
     return zstd
 
 
 _FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-_CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8", "TSV": "text/tab-separated-values; charset=UTF-8",
+_CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8",
+                  "TSV": "text/tab-separated-values; charset=UTF-8",
                   "CSV": "text/csv; charset=UTF-8", "CSVWithNames": "text/csv; charset=UTF-8"}
 
 
@@ -155,15 +156,15 @@ class Protocol:
             "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
             "written_bytes": "0", "total_rows_to_read": str(result.rows_read), "result_rows": "0",
             "result_bytes": str(len(result.body)), "elapsed_ns": str(int(result.elapsed_s * 1e9))}).decode()
-        body = result.body
+        payload = result.body
         if params.get("enable_http_compression") in ("1", "true"):
             encoding = _pick_encoding(request.headers.get("accept-encoding", ""))
             if encoding:
-                body = _compress(body, encoding)
+                payload = _compress(payload, encoding)
                 headers["Content-Encoding"] = encoding
         media = _CONTENT_TYPES.get(fmt) or ("application/json; charset=UTF-8" if fmt.startswith("JSON")
                                             else "text/plain; charset=UTF-8")
-        return Response(body, headers=headers, media_type=media)
+        return Response(payload, headers=headers, media_type=media)
 
     def _authenticate(self, request: Request) -> None:
         h, q = request.headers, request.query_params
