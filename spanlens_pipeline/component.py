@@ -11,10 +11,12 @@ after; both may raise a ``SpanlensError`` that the receiver's client then sees.
 """
 from __future__ import annotations
 
+import builtins
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .model import Batch, RequestContext
 
@@ -48,19 +50,19 @@ class Factory:
 
     type: str
     kind: Kind
-    config: type
-    create: Callable[[Settings, Any], "Component"]
+    config: builtins.type
+    create: Callable[[Settings, Any], Component]
     commands: Callable[[Any], None] | None = None
 
 
 class Host(Protocol):
     """What a component may ask of the running service."""
 
-    def extension(self, component_id: str) -> "Extension": ...
+    def extension(self, component_id: str) -> Extension: ...
 
-    def http(self, endpoint: str) -> "HttpServer": ...
+    def http(self, endpoint: str) -> HttpServer: ...
 
-    def exporters(self) -> list["Exporter"]: ...
+    def exporters(self) -> list[Exporter]: ...
 
 
 E = TypeVar("E", bound="Extension")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ _PIPELINE_KEYS = ("receivers", "processors", "exporters")
 
 def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
     """Replace ``${env:NAME}`` / ``${env:NAME:-default}``; unset without default → empty."""
-    env = os.environ if env is None else env
+    names: Mapping[str, str] = os.environ if env is None else env
 
     def repl(m: re.Match) -> str:
         if m.group(0) == "$$":
@@ -46,8 +47,8 @@ def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
         name, default = m.group(1), m.group(2)
         if not _ENV_NAME_RE.match(name):
             raise ConfigError("", f"environment variable {name!r} has an invalid name")
-        if name in env:
-            return env[name]
+        if name in names:
+            return names[name]
         return default if default is not None else ""
 
     return _ENV_RE.sub(repl, text)
@@ -150,7 +151,7 @@ def parse(text: str, registry: Registry | None = None, source: str = "<string>")
             if key not in _PIPELINE_KEYS:
                 raise ConfigError(f"{path}::{key}", "unknown key (valid keys: receivers, processors, exporters)")
         pl = PipelineConfig(str(pid), *(_id_list(body.get(k), f"{path}::{k}") for k in _PIPELINE_KEYS))
-        for key, kind in zip(_PIPELINE_KEYS, (Kind.RECEIVER, Kind.PROCESSOR, Kind.EXPORTER)):
+        for key, kind in zip(_PIPELINE_KEYS, (Kind.RECEIVER, Kind.PROCESSOR, Kind.EXPORTER), strict=True):
             seen: set[str] = set()
             for ref in getattr(pl, key):
                 if (kind, ref) not in cfg.components:

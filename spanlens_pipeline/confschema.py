@@ -84,7 +84,7 @@ def _decode_value(tp: Any, value: Any, path: str) -> Any:
         return ByteSize(_parse_units(value, _SIZE_UNITS, "size", path))
     if tp is Millis:
         return Millis(_parse_units(value, _TIME_UNITS, "duration", path))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return decode(tp, value, path)
     if tp is bool:
         if not isinstance(value, bool):

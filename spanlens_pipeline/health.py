@@ -6,7 +6,7 @@ The registry is per process; a component unregisters its check when it shuts dow
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 Check = Callable[[], "str | None"]
 

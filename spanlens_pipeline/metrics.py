@@ -6,7 +6,7 @@ path; every HTTP endpoint serves the same registry.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 class Counter:
@@ -38,10 +38,14 @@ class Gauge:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge", f"{self.name} {self.read():g}"]
 
 
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _labels(key: tuple[tuple[str, str], ...]) -> str:
     if not key:
         return ""
-    inner = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"' for k, v in key)
+    inner = ",".join(f'{k}="{_escape(str(v))}"' for k, v in key)
     return "{" + inner + "}"
 
 

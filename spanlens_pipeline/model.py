@@ -7,10 +7,10 @@ record": the store merges records of the same span field by field, so a partial 
 (an "end span" call, say) never erases what an earlier record set.
 
 ``Batch`` is what moves from one component to the next: spans plus, for proxied calls,
-the request-log rows that go to ``spanlens.requests``, trace-level records from the
-native SDKs (``spanlens.trace_meta``), and the waiting "end span" records that a batch
-settles. A span record whose trace is not known yet (``trace_id`` ``''``) waits in
-``spanlens.pending_ends``, never in ``spanlens.spans``.
+the request-log records (``RequestRecord``) that go to ``spanlens.requests``, trace-level
+records from the native SDKs (``TraceRecord``, ``spanlens.trace_meta``), and the waiting
+"end span" records that a batch settles. A span record whose trace is not known yet
+(``trace_id`` ``''``) waits in ``spanlens.pending_ends``, never in ``spanlens.spans``.
 
 ``RequestContext`` is what a receiver knows about the HTTP request that carried a batch;
 the auth processor fills in ``tenant``.
@@ -114,11 +114,64 @@ TRACE_COLUMNS: tuple[str, ...] = tuple(TraceRecord.__dataclass_fields__)
 
 
 @dataclass(slots=True)
+class RequestRecord:
+    """One proxied call's request-log row, for ``spanlens.requests`` (fields are its columns, in order).
+
+    Token columns follow the spans table: ``prompt_tokens`` is gross (cache reads and writes
+    included) and ``completion_tokens`` includes reasoning. ``created_at`` is integer
+    nanoseconds since the Unix epoch; the column keeps milliseconds.
+    """
+
+    id: str = ""
+    created_at: int = 0
+    organization_id: str = ""
+    project_id: str = ""
+    api_key_id: str = ""
+    provider_key_id: str | None = None
+    provider: str = ""
+    model: str = ""
+    method: str = ""
+    path: str = ""
+    status_code: int = 0
+    streamed: bool = False
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    reported_cost_usd: Decimal | None = None
+    latency_ms: float = 0.0
+    proxy_overhead_ms: float = 0.0
+    duration_ms: float = 0.0
+    truncated: bool = False
+    service_tier: str = ""
+    request_body: str = ""
+    response_body: str = ""
+    error_message: str | None = None
+    trace_id: str = ""
+    span_id: str = ""
+    parent_span_id: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        """Add a flag once, like ``SpanRecord.flag``."""
+        if name not in self.flags:
+            self.flags.append(name)
+
+
+REQUEST_COLUMNS: tuple[str, ...] = tuple(RequestRecord.__dataclass_fields__)
+
+
+@dataclass(slots=True)
 class Batch:
     """Spans, request-log rows (proxied calls) and trace records (native SDKs) handed between components."""
 
     spans: list[SpanRecord] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[RequestRecord] = field(default_factory=list)
     traces: list[TraceRecord] = field(default_factory=list)
     # (project_id, span_id) of waiting ends this batch stores under their trace: the
     # exporter marks them resolved once the batch's spans are written.

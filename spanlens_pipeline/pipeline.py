@@ -113,7 +113,7 @@ class Fanout:
             await self.pipelines[0].consume(batch, ctx)
             return
         copies = [copy.deepcopy(batch) for _ in self.pipelines[1:]] + [batch]
-        await asyncio.gather(*(p.consume(b, ctx) for p, b in zip(self.pipelines, copies)))
+        await asyncio.gather(*(p.consume(b, ctx) for p, b in zip(self.pipelines, copies, strict=True)))
 
 
 def refusing(consumer: Consumer) -> contextlib.AbstractContextManager:

@@ -58,10 +58,10 @@ class Registry:
     def types(self, kind: Kind) -> list[str]:
         return [t for (k, t) in self._factories if k is kind]
 
-    _default: "Registry | None" = None
+    _default: Registry | None = None
 
     @classmethod
-    def default(cls) -> "Registry":
+    def default(cls) -> Registry:
         """Built-ins plus every installed entry point (loaded once)."""
         if cls._default is None:
             reg = cls()

@@ -87,8 +87,8 @@ class Service:
         except BaseException:
             for server in self.servers.values():
                 await server.stop()
-            for comp in reversed(started):
-                await comp.shutdown()
+            for done in reversed(started):
+                await done.shutdown()
             raise
 
     async def shutdown(self) -> None:

@@ -10,8 +10,7 @@ import uuid
 
 import pytest
 
-from spanlens_pipeline.extensions.storage import schema
-from spanlens_pipeline.extensions.storage import Store
+from spanlens_pipeline.extensions.storage import Store, schema
 
 from .support.running import RunningService, start_service
 

@@ -19,7 +19,17 @@ from spanlens_pipeline import health
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
 from spanlens_pipeline.errors import MalformedPayload
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, StorageExtension
-from spanlens_pipeline.model import MAX_TIME_NS, SPAN_COLUMNS, TRACE_COLUMNS, Batch, RequestContext, SpanRecord, TraceRecord
+from spanlens_pipeline.model import (
+    MAX_TIME_NS,
+    REQUEST_COLUMNS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+    Batch,
+    RequestContext,
+    RequestRecord,
+    SpanRecord,
+    TraceRecord,
+)
 from spanlens_pipeline.times import EPOCH
 
 from .config import Config
@@ -31,6 +41,8 @@ _span_values = operator.attrgetter(*SPAN_COLUMNS)
 _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _trace_values = operator.attrgetter(*TRACE_COLUMNS)
 _TRACE_TIME_INDEXES = tuple(TRACE_COLUMNS.index(c) for c in ("start_time", "end_time"))
+_request_values = operator.attrgetter(*REQUEST_COLUMNS)
+_REQUEST_CREATED = REQUEST_COLUMNS.index("created_at")
 _OPTS = orjson.OPT_NON_STR_KEYS
 ENCODE_IN_THREAD = 1000  # records; larger batches are encoded in a worker thread
 # The columns of ``pending_ends`` (migration 0020) written from a span record, then ``resolved``.
@@ -101,9 +113,19 @@ def _encode_compact(records: list, values: Any, time_indexes: tuple[int, ...]) -
     return b"\n".join(lines)
 
 
-def encode_rows(rows: list[dict[str, Any]]) -> bytes:
-    """JSONEachRow rows (objects keyed by column name)."""
-    return b"\n".join(orjson.dumps(r, default=_default, option=_OPTS) for r in rows)
+def encode_requests(requests: list[RequestRecord]) -> bytes:
+    """JSONCompactEachRow rows in ``REQUEST_COLUMNS`` order; ``created_at`` as UTC text to the microsecond."""
+    dumps, created = orjson.dumps, _REQUEST_CREATED
+    lines = []
+    for record in requests:
+        row = list(_request_values(record))
+        seconds, frac = divmod(row[created], 1_000_000_000)
+        row[created] = f"{_second_text(seconds)}.{frac // 1000:06d}"
+        try:
+            lines.append(dumps(row, default=_default, option=_OPTS))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise MalformedPayload(f"A record could not be stored ({exc})") from None
+    return b"\n".join(lines)
 
 
 class ClickHouseExporter(Exporter):
@@ -159,8 +181,8 @@ class ClickHouseExporter(Exporter):
             parts.append(Part(f"{self.db}.trace_meta", TRACE_COLUMNS, "JSONCompactEachRow",
                               encode_traces(batch.traces), len(batch.traces)))
         if batch.requests:
-            parts.append(Part(f"{self.db}.requests", tuple(batch.requests[0]), "JSONEachRow",
-                              encode_rows(batch.requests), len(batch.requests)))
+            parts.append(Part(f"{self.db}.requests", REQUEST_COLUMNS, "JSONCompactEachRow",
+                              encode_requests(batch.requests), len(batch.requests)))
         return parts
 
     async def shutdown(self) -> None:

@@ -20,8 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from spanlens_pipeline import metrics
-from spanlens_pipeline.errors import InternalError, StoreFull, StoreUnavailable
-from spanlens_pipeline.errors import StoreError
+from spanlens_pipeline.errors import InternalError, StoreError, StoreFull, StoreUnavailable
 from spanlens_pipeline.extensions.storage import Store
 
 from .config import RetryConfig
@@ -105,7 +104,8 @@ class GroupWriter:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            group, rows = [], 0
+            group: list[_Ticket] = []
+            rows = 0
             while self._queue and (not group or rows + self._queue[0].rows <= self.max_batch_rows):
                 t = self._queue.popleft()
                 group.append(t)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import ConfigError
-
 from spanlens_pipeline.model import Tenant
 
 from . import cli, crypto

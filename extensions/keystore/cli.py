@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .store import KeyStore
 
 
-def keystore(args) -> "KeyStore":
+def keystore(args) -> KeyStore:
     """The key store named by ``--config`` (its keystore extension's file)."""
     return component(load_config(args), Kind.EXTENSION, "keystore").open()
 

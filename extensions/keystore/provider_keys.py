@@ -6,6 +6,7 @@ store's SQLite file. Azure keys also carry the https origin of their resource.
 """
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ class ProviderKeys:
     def _one(self, where: str, params: tuple) -> ProviderKey:
         return self._select(where, params)[0]
 
-    def _select(self, where: str, params: tuple) -> list[ProviderKey]:
+    def _select(self, where: str, params: tuple) -> builtins.list[ProviderKey]:
         with self.store._lock:
             rows = self.store.db.execute(_SELECT + where, params).fetchall()
         return [ProviderKey(*tuple(r)) for r in rows]

@@ -166,7 +166,8 @@ class KeyStore:
                 self.db.execute("INSERT INTO organizations VALUES (?, ?, ?)", (org_id, organization, time.time()))
             else:
                 org_id = org["id"]
-            row = self.db.execute("SELECT id FROM projects WHERE organization_id = ? AND name = ?", (org_id, name)).fetchone()
+            sql = "SELECT id FROM projects WHERE organization_id = ? AND name = ?"
+            row = self.db.execute(sql, (org_id, name)).fetchone()
             if row:
                 return org_id, row["id"]
             if not create:

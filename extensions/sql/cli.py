@@ -10,7 +10,8 @@ import argparse
 import csv
 import os
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import httpx
 import orjson
@@ -44,6 +45,7 @@ def _sql(args: argparse.Namespace) -> int:
     except Exception:
         own_format = False
     base = _base_url(sql_cfg.endpoint) if sql_cfg is not None else None
+    raw: bytes | None
     if base and _answers(base):
         raw = _via_endpoint(base, sql_cfg, args.query, None if own_format else "JSONCompact")
     else:
@@ -122,7 +124,7 @@ def _render(doc: dict[str, Any], fmt: str, out: Any) -> None:
     rows: list[list[Any]] = doc.get("data", [])
     if fmt == "json":
         for row in rows:
-            out.write(orjson.dumps(dict(zip(names, row))).decode() + "\n")
+            out.write(orjson.dumps(dict(zip(names, row, strict=True))).decode() + "\n")
     elif fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(names)
@@ -135,8 +137,8 @@ def _table(names: list[str], rows: Iterable[list[str]], out: Any) -> None:
     rows = [[c.replace("\n", "\\n").replace("\t", "\\t") for c in row] for row in rows]
     widths = [len(n) for n in names]
     for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     out.write(line(names) + "\n")
     out.write(line(["-" * w for w in widths]) + "\n")
     for row in rows:

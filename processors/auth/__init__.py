@@ -7,6 +7,7 @@ from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
 from spanlens_pipeline.extensions.keystore import KeystoreExtension
 from spanlens_pipeline.model import Batch, RequestContext
 
+
 @dataclass
 class Config:
     keystore: str = "keystore"  # id of the keystore extension
@@ -42,9 +43,9 @@ class AuthProcessor(Processor):
             trace.organization_id = org
             trace.project_id = project
         for row in batch.requests:
-            row["organization_id"] = org
-            row["project_id"] = project
-            row["api_key_id"] = tenant.api_key_id
+            row.organization_id = org
+            row.project_id = project
+            row.api_key_id = tenant.api_key_id
         return batch
 
 

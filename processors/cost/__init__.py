@@ -12,8 +12,18 @@ from spanlens_pipeline.model import MAX_COST_USD, Batch, RequestContext, SpanRec
 
 from . import cli
 from .config import Config
-from .pricing import (COST_SCALE, SERVICE_TIERS, Price, PriceError, PriceTable, money, price_from_dict, read_file,
-                      shipped, tier_multiplier)
+from .pricing import (
+    COST_SCALE,
+    SERVICE_TIERS,
+    Price,
+    PriceError,
+    PriceTable,
+    money,
+    price_from_dict,
+    read_file,
+    shipped,
+    tier_multiplier,
+)
 
 PRICED_TYPES = frozenset({"llm", "embedding"})
 FLAG_UNKNOWN_MODEL = "unknown_model"
@@ -87,9 +97,9 @@ class CostProcessor(Processor):
         if batch.requests and priced:
             by_id = {(s.trace_id, s.span_id): s for s in priced}
             for row in batch.requests:
-                span = by_id.get((row.get("trace_id"), row.get("span_id")))
-                if span is not None:
-                    row["cost_usd"] = span.cost_usd
+                match = by_id.get((row.trace_id, row.span_id))
+                if match is not None:
+                    row.cost_usd = match.cost_usd
         return batch
 
     def price(self, span: SpanRecord) -> None:

@@ -6,10 +6,9 @@ import os
 import sys
 from decimal import Decimal
 
+from spanlens_pipeline.cli.common import add_config_option, load_config
 from spanlens_pipeline.component import Kind
 from spanlens_pipeline.errors import ConfigError
-
-from spanlens_pipeline.cli.common import add_config_option, load_config
 
 
 def register(sub) -> None:

@@ -55,7 +55,7 @@ def convert(doc: Any, effective_from: str | None = None) -> tuple[list[dict[str,
         if key == "sample_spec" or not isinstance(entry, dict):
             continue
         raw = entry.get("litellm_provider")
-        provider = canonical_provider(PROVIDERS.get(raw, raw))
+        provider = canonical_provider(PROVIDERS.get(raw, raw) if isinstance(raw, str) else raw)
         if entry.get("mode") not in TOKEN_MODES or entry.get("input_cost_per_token") is None or not provider:
             skipped += 1
             continue

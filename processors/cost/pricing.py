@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from spanlens_pipeline.errors import PriceError
 from spanlens_pipeline.processors.genai.providers import canonical_provider

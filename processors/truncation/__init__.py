@@ -78,14 +78,11 @@ class TruncationProcessor(Processor):
             span.status_message = self.clean(span.status_message)
         for row in batch.requests:
             for name in ("request_body", "response_body"):
-                if name not in row:
-                    continue
-                value, cut = self.cut(row[name])
+                value, cut = self.cut(getattr(row, name))
                 if cut:
-                    row.setdefault("flags", []).append(f"{name}_truncated")
-                row[name] = self.clean(value)
-            if "error_message" in row:
-                row["error_message"] = self.clean(row["error_message"])
+                    row.flag(f"{name}_truncated")
+                setattr(row, name, self.clean(value))
+            row.error_message = self.clean(row.error_message)
         return batch
 
 

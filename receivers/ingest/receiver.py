@@ -12,18 +12,19 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline import metrics
+from spanlens_pipeline.body import read_body
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
 from spanlens_pipeline.errors import BadRequest
+from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
-from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
-from spanlens_pipeline.body import read_body
 
 from . import validation as v
 from .config import Config
@@ -106,7 +107,8 @@ class IngestReceiver(Receiver):
         given = v.optional_id(doc, "id", trace=True)
         shown, trace_id = given or _new_id()
         start = v.time_ns(doc, "started_at") or time.time_ns()
-        record = TraceRecord(trace_id, name=name, start_time=start, create_metadata=v.metadata(doc, self.config.max_metadata_size))
+        metadata = v.metadata(doc, self.config.max_metadata_size)
+        record = TraceRecord(trace_id, name=name, start_time=start, create_metadata=metadata)
         async with self.locks.hold((project, "trace", trace_id)):
             seen = await self.index.created_trace(project, trace_id) if given else None
             if seen is None:

@@ -1,7 +1,6 @@
 """What one proxied call leaves behind: an llm span and a request-log row, in one Batch."""
 from __future__ import annotations
 
-import datetime
 import json
 import secrets
 import zlib
@@ -11,7 +10,7 @@ from typing import Any
 import orjson
 
 from spanlens_pipeline.ids import canonical_id
-from spanlens_pipeline.model import SOURCE_PROXY, Batch, RequestContext, SpanRecord, Tenant
+from spanlens_pipeline.model import SOURCE_PROXY, Batch, RequestContext, RequestRecord, SpanRecord, Tenant
 from spanlens_pipeline.semconv import span_type_for_operation
 
 from .providers import Provider, operation_of
@@ -111,23 +110,21 @@ def build(ex: Exchange, raw: bytes, truncated: bool, t_end: float, end_ns: int) 
         request_id=ex.ctx.request_id)
     if truncated:
         span.flag("truncated")
-    created = datetime.datetime.fromtimestamp(ex.start_ns / 1e9, datetime.timezone.utc)
-    row = {
-        "id": ex.ctx.request_id, "created_at": created.strftime("%Y-%m-%d %H:%M:%S.%f"),
-        "organization_id": tenant.organization_id, "project_id": tenant.project_id,
-        "api_key_id": tenant.api_key_id, "provider_key_id": ex.provider_key_id,
-        "provider": ex.provider.name, "model": usage.model or request_model or "",
-        "method": ex.method, "path": ex.path, "status_code": ex.status, "streamed": ex.streamed,
-        "prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens, "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens, "reasoning_tokens": usage.reasoning_tokens,
-        "cost_usd": None, "reported_cost_usd": usage.reported_cost,
-        "latency_ms": _ms(ex.t_headers - ex.t_send), "proxy_overhead_ms": _ms(ex.t_send - ex.t0),
-        "duration_ms": _ms(t_end - ex.t0), "truncated": truncated, "service_tier": tier or "",
-        "request_body": request_text or "", "response_body": answer_text or "", "error_message": error,
-        "trace_id": trace_id, "span_id": span_id, "parent_span_id": parent,
-        "user_id": user, "session_id": session, "flags": [],
-    }
+    row = RequestRecord(
+        id=ex.ctx.request_id, created_at=ex.start_ns,
+        organization_id=tenant.organization_id, project_id=tenant.project_id,
+        api_key_id=tenant.api_key_id, provider_key_id=ex.provider_key_id,
+        provider=ex.provider.name, model=usage.model or request_model or "",
+        method=ex.method, path=ex.path, status_code=ex.status, streamed=ex.streamed,
+        prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens, cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
+        cost_usd=None, reported_cost_usd=usage.reported_cost,
+        latency_ms=_ms(ex.t_headers - ex.t_send), proxy_overhead_ms=_ms(ex.t_send - ex.t0),
+        duration_ms=_ms(t_end - ex.t0), truncated=truncated, service_tier=tier or "",
+        request_body=request_text or "", response_body=answer_text or "", error_message=error,
+        trace_id=trace_id, span_id=span_id, parent_span_id=parent,
+        user_id=user, session_id=session)
     return Batch(spans=[span], requests=[row])
 
 

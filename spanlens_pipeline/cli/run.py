@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from spanlens_pipeline.service import Service
 
@@ -16,6 +18,7 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     service = Service(load_config(args))
+    runner: Callable[..., Any]
     try:
         import uvloop  # noqa: F401
         runner = uvloop.run

@@ -220,7 +220,7 @@ def test_slow_client_one_byte_a_second_is_closed_and_others_are_served(hostile_s
             s.settimeout(1.0)
             try:
                 answer += s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if answer:
                 break

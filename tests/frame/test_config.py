@@ -82,7 +82,8 @@ def test_third_party_components_register_through_the_registry():
     for kind in Kind:
         for t in Registry.default().types(kind):
             reg.register(Registry.default().get(kind, t))
-    from spanlens_pipeline.exporters.nop import Config as NopConfig, NopExporter
+    from spanlens_pipeline.exporters.nop import Config as NopConfig
+    from spanlens_pipeline.exporters.nop import NopExporter
     reg.register(Factory("myexp", Kind.EXPORTER, NopConfig, NopExporter))
     cfg = parse(GOOD.replace("  nop:\n", "  nop:\n  myexp:\n").replace("exporters: [nop]", "exporters: [myexp]"), reg)
     assert cfg.get(Kind.EXPORTER, "myexp").factory.type == "myexp"

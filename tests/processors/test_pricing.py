@@ -12,7 +12,7 @@ import pytest
 from spanlens_pipeline import config as config_mod
 from spanlens_pipeline.component import Settings
 from spanlens_pipeline.errors import ConfigError
-from spanlens_pipeline.model import Batch, RequestContext, SpanRecord
+from spanlens_pipeline.model import Batch, RequestContext, RequestRecord, SpanRecord
 from spanlens_pipeline.processors.cost import CostProcessor, factory
 from spanlens_pipeline.processors.cost.config import Config
 from spanlens_pipeline.processors.cost.pricing import PriceTable, shipped
@@ -98,11 +98,11 @@ def test_request_log_rows_get_the_cost_of_their_span():
     proc = _processor()
     batch = Batch(spans=[_llm("01" * 8, "gpt-4o-mini"), _llm("02" * 8, "no-such-model"),
                          _llm("03" * 8, "gpt-4o", reported_cost_usd=Decimal("0.25"))],
-                  requests=[{"trace_id": "ab" * 16, "span_id": "01" * 8}, {"trace_id": "ab" * 16, "span_id": "02" * 8},
-                            {"trace_id": "ab" * 16, "span_id": "03" * 8}, {"trace_id": "cd" * 16, "span_id": "01" * 8}])
+                  requests=[RequestRecord(trace_id=t, span_id=s) for t, s in (
+                      ("ab" * 16, "01" * 8), ("ab" * 16, "02" * 8), ("ab" * 16, "03" * 8), ("cd" * 16, "01" * 8))])
     asyncio.run(proc.process(batch, RequestContext(headers={})))
-    costs = [r.get("cost_usd", "unset") for r in batch.requests]
-    assert costs == [Decimal("0.00045"), None, Decimal("0.25"), "unset"]
+    costs = [r.cost_usd for r in batch.requests]
+    assert costs == [Decimal("0.00045"), None, Decimal("0.25"), None]  # the last names no span
     assert batch.spans[1].flags == ["unknown_model"]
     assert batch.spans[2].cost_source == "reported"  # a receiver's reported cost (OpenRouter) wins
 

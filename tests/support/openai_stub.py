@@ -49,7 +49,7 @@ class OpenAIStub:
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> "OpenAIStub":
+    def __enter__(self) -> OpenAIStub:
         self.thread.start()
         deadline = time.time() + 30
         while not self.server.started:

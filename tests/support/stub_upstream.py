@@ -68,7 +68,7 @@ class StubUpstream:
         return [r for r in self.requests if r.path.startswith(f"/{provider}/")]
 
     # -- serving ------------------------------------------------------------------------
-    def start(self) -> "StubUpstream":
+    def start(self) -> StubUpstream:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", interface="asgi3")
         self._server = _Server(config)
