@@ -85,6 +85,7 @@ def test_single_node_rendering_is_what_migrate_runs(store):
     store.command(f"DROP DATABASE {db}")
 
 
+@pytest.mark.slow
 def test_migrate_dry_run_prints_the_cluster_ddl():
     out = run_cli("migrate", "--dry-run", config=str(REPO / "config" / "cluster.yaml"),
                   env={"CLICKHOUSE_CLUSTER": "prod", "CLICKHOUSE_ENDPOINT": "http://127.0.0.1:1"})

@@ -184,6 +184,7 @@ LITELLM = {
 }
 
 
+@pytest.mark.slow
 def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_factory, store, project):
     src = tmp_path / "model_prices_and_context_window.json"
     src.write_text(json.dumps(LITELLM))
@@ -203,6 +204,7 @@ def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_f
     assert stored(store, t)["cost_usd"] == Decimal("1.222506")  # 200,001 × 6 + 1,000 × 22.5, per 1M
 
 
+@pytest.mark.slow
 def test_prices_lookup_and_import_errors(tmp_path):
     r = run_cli("prices", "lookup", "azure", "gpt-4o-2024-08-06", "--config", str(tmp_path / "none.yaml"))
     assert r.returncode == 0 and "openai:gpt-4o " in r.stdout and "input 2.50" in r.stdout
