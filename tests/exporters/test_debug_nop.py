@@ -8,7 +8,7 @@ import os
 import httpx
 
 from ..conftest import BASE_CONFIG
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 
 CONFIG = BASE_CONFIG.replace("exporters:\n  clickhouse:\n",
                              "exporters:\n  debug:\n    verbosity: detailed\n  nop:\n").replace(

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 from ..support.running import REPO, free_port, run_cli, wait_http
 
 PB = {"content-type": "application/x-protobuf"}

@@ -6,7 +6,7 @@ import httpx
 from spanlens_pipeline.processors.memory_limiter import rss_bytes
 
 from ..conftest import BASE_CONFIG
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 
 
 def _config(limit_mib: int) -> str:

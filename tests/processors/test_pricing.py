@@ -18,8 +18,8 @@ from spanlens_pipeline.processors.cost.config import Config
 from spanlens_pipeline.processors.cost.pricing import PriceTable, shipped
 
 from ..conftest import BASE_CONFIG
+from ..support.otlp import send, stored
 from ..support.running import run_cli
-from .otlp import send, stored
 
 TABLE = PriceTable([shipped()])
 
