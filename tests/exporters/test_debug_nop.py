@@ -7,12 +7,10 @@ import os
 
 import httpx
 
-from ..conftest import BASE_CONFIG
+from ..support.config import service_config
 from ..support.otlp import pb_request, pb_span
 
-CONFIG = BASE_CONFIG.replace("exporters:\n  clickhouse:\n",
-                             "exporters:\n  debug:\n    verbosity: detailed\n  nop:\n").replace(
-    "exporters: [clickhouse]", "exporters: [debug, nop]")
+CONFIG = service_config(exporters={"debug": {"verbosity": "detailed"}, "nop": None})
 
 
 def _send(rs, project, trace: bytes, name: str) -> None:
@@ -37,6 +35,6 @@ def test_debug_logs_each_span_and_nop_stores_nothing(service_factory, store, pro
     rs.stop()
 
     control = os.urandom(16)  # the same store, through the clickhouse exporter: a 2xx means stored
-    _send(service_factory(BASE_CONFIG), project, control, "stored-by-clickhouse")
+    _send(service_factory(service_config()), project, control, "stored-by-clickhouse")
     assert _stored(store, control) == 1
     assert _stored(store, trace) == 0

@@ -18,6 +18,7 @@ from spanlens_pipeline.processors.cost.config import Config
 from spanlens_pipeline.processors.cost.pricing import PriceTable, shipped
 
 from ..conftest import BASE_CONFIG
+from ..support.config import service_config
 from ..support.otlp import send, stored
 from ..support.running import run_cli
 
@@ -196,7 +197,7 @@ def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_f
     assert rows["acme-chat-1"]["input"] == "0.4" and rows["acme-chat-1"]["cache_read"] == "0.1"
     assert rows["claude-long-9"]["long_context"] == {"threshold": 200000, "input": "6", "output": "22.5"}
 
-    rs = service_factory(BASE_CONFIG.replace("\n  cost:\n", f"\n  cost:\n    prices_file: {out}\n"))
+    rs = service_factory(service_config(processors={"auth": None, "genai": None, "cost": {"prices_file": out}}))
     key = rs.new_key(project)
     t = send(rs, key, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
                        "gen_ai.request.model": "claude-long-9", "gen_ai.usage.input_tokens": 200_001,
