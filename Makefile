@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config/default.yaml
 
-.PHONY: venv run test lint bench clean deps screenshots
+.PHONY: venv run test lint bench clean deps screenshots redis-server
 
 $(BIN)/spanlens-pipeline: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-deps: venv tests/node/node_modules $(CHROMIUM)
+# The rate-limit tests start a real Redis server.
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
+
+deps: venv tests/node/node_modules $(CHROMIUM) redis-server
 
 test: deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -69,7 +69,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as data:
         port = free_port()
-        env = {**os.environ, "SPANLENS_DATA_DIR": data, "SPANLENS_ENDPOINT": f"127.0.0.1:{port}"}
+        env = {**os.environ, "SPANLENS_DATA_DIR": data, "SPANLENS_ENDPOINT": f"127.0.0.1:{port}",
+               "SPANLENS_SQL_ENDPOINT": f"127.0.0.1:{free_port()}"}
         key = KeyStore(f"{data}/keystore.db").create_key("bench")[0]
         proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run"], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,5 +1,6 @@
-"""Analytics query latency on a large embedded store: cost by model per day, and one trace
-as a tree (the read API's query), at ``--spans`` rows (default 10 million).
+"""Analytics query latency on a large embedded store: cost by model per day (SQL), one trace
+as a tree, the traces list (first page and the next) and stats by model and by day (the
+read API's queries), at ``--spans`` rows (default 10 million).
 
     python bench/queries.py [--spans 10000000] [--projects 10]
 
@@ -19,8 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from spanlens_pipeline.extensions.api import reads  # noqa: E402
 from spanlens_pipeline.extensions.api.tree import load_trace  # noqa: E402
-from spanlens_pipeline.extensions.storage import Store, schema  # noqa: E402
+from spanlens_pipeline.extensions.storage import Store, queries, schema  # noqa: E402
 
 FILL = """
 INSERT INTO spanlens.spans (project_id, organization_id, trace_id, span_id, parent_span_id, name, span_type,
@@ -71,22 +73,44 @@ def main() -> None:
         print(f"loaded {args.spans:,} spans in {time.perf_counter() - t:.1f} s", flush=True)
         trace_id = store.query("SELECT trace_id FROM spanlens.spans WHERE project_id = 'project-3' LIMIT 1")[0]["trace_id"]
 
-        def query(sql: str, **params):
-            return store.query(sql.replace("{db}", "spanlens"), params)
+        def query(name: str, **params):
+            return store.query(queries.text(name).replace("{db}", "spanlens"), params)
 
         def tree():
             found = load_trace(query, "project-3", trace_id)
             assert found is not None and found["span_count"] == 10
 
+        def filtered(name: str, where: str = "1", /, having: str = "1", **params):
+            text = queries.text(name).replace("{where}", where).replace("{having}", having)
+            return store.query(text.replace("{db}", "spanlens"), params)
+
+        def first_page():
+            page = reads.list_traces(filtered, None, ["project-3"], reads.Filters.parse({}))
+            assert len(page["data"]) == 50 and page["next_cursor"]
+            return page
+
+        cursor = first_page()["next_cursor"]
+
+        def next_page():
+            assert len(reads.list_traces(filtered, None, ["project-3"], reads.Filters.parse({"cursor": cursor}))["data"]) == 50
+
+        def stats(by: str):
+            return lambda: reads.stats(filtered, None, ["project-3"], reads.Filters.parse({"since": "2026-10-01"}), by)
+
         for label in ("as loaded", "after OPTIMIZE FINAL"):
             if label != "as loaded":
                 t = time.perf_counter()
                 store.command("OPTIMIZE TABLE spanlens.spans FINAL")
+                store.command("OPTIMIZE TABLE spanlens.llm_calls FINAL")
                 print(f"optimized in {time.perf_counter() - t:.1f} s", flush=True)
             parts = store.query("SELECT count() AS n FROM system.parts WHERE database = 'spanlens' "
                                 "AND table = 'spans' AND active")[0]["n"]
             print(f"{label} ({parts} parts): cost by model per day (one project, FINAL) "
                   f"{timed(lambda: store.query(COST_BY_MODEL)):.0f} ms; one trace as a tree {timed(tree):.0f} ms",
+                  flush=True)
+            print(f"{label}: traces list first page {timed(first_page):.0f} ms, next page {timed(next_page):.0f} ms; "
+                  f"stats by model {timed(stats('model')):.0f} ms, by day {timed(stats('day')):.0f} ms "
+                  f"(llm_calls rows: {store.query('SELECT count() AS n FROM spanlens.llm_calls')[0]['n']:,})",
                   flush=True)
 
 

@@ -7,8 +7,10 @@ record": the store merges records of the same span field by field, so a partial 
 (an "end span" call, say) never erases what an earlier record set.
 
 ``Batch`` is what moves from one component to the next: spans plus, for proxied calls,
-the request-log records (``RequestRecord``) that go to ``spanlens.requests``, and
-trace-level records from the native SDKs (``TraceRecord``, ``spanlens.trace_meta``).
+the request-log records (``RequestRecord``) that go to ``spanlens.requests``, trace-level
+records from the native SDKs (``TraceRecord``, ``spanlens.trace_meta``), and the waiting
+"end span" records that a batch settles. A span record whose trace is not known yet
+(``trace_id`` ``''``) waits in ``spanlens.pending_ends``, never in ``spanlens.spans``.
 
 ``RequestContext`` is what a receiver knows about the HTTP request that carried a batch;
 the auth processor fills in ``tenant``.
@@ -171,6 +173,9 @@ class Batch:
     spans: list[SpanRecord] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
     traces: list[TraceRecord] = field(default_factory=list)
+    # (project_id, span_id) of waiting ends this batch stores under their trace: the
+    # exporter marks them resolved once the batch's spans are written.
+    resolved_ends: list[tuple[str, str]] = field(default_factory=list)
     rejected: int = 0
     rejected_reason: str | None = None
 

@@ -2,14 +2,35 @@
 
 A receiver used by several pipelines gets a ``Fanout`` over them; each pipeline has its
 own processor instances (as in the Collector) and shares exporter instances.
+
+Self-telemetry is counted here, once for every component, with the Collector's names:
+``Observed`` wraps each receiver's consumer (``otelcol_receiver_accepted_spans`` /
+``otelcol_receiver_refused_spans``), and ``Pipeline`` counts what each processor takes in
+and lets out and what each exporter stored or failed to store.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+from collections.abc import Iterator
 
-from .component import Exporter, Processor
+from . import metrics
+from .component import Consumer, Exporter, Processor
 from .model import Batch, RequestContext
+
+_accepted = metrics.counter("otelcol_receiver_accepted_spans", "Spans a receiver handed on successfully")
+_refused = metrics.counter("otelcol_receiver_refused_spans",
+                           "Spans a receiver could not hand on (a request refused before its body was read counts 1)")
+_sent = metrics.counter("otelcol_exporter_sent_spans", "Spans an exporter stored")
+_send_failed = metrics.counter("otelcol_exporter_send_failed_spans", "Spans an exporter failed to store")
+_incoming = metrics.counter("otelcol_processor_incoming_items", "Spans that entered a processor")
+_outgoing = metrics.counter("otelcol_processor_outgoing_items", "Spans that left a processor")
+
+
+def _received(batch: Batch) -> int:
+    """Spans of a batch that a client sent (not waiting ends a receiver settles from the store)."""
+    return max(len(batch.spans) - len(batch.resolved_ends), 0)
 
 
 class Pipeline:
@@ -24,12 +45,57 @@ class Pipeline:
 
     async def consume(self, batch: Batch, ctx: RequestContext) -> None:
         for p in self.processors:
+            labels = {"processor": p.id.split("@", 1)[0], "pipeline": self.id}
+            _incoming.inc(len(batch.spans), **labels)
             batch = await p.process(batch, ctx)
+            _outgoing.inc(len(batch.spans), **labels)
         if len(self.exporters) == 1:
-            await self.exporters[0].export(batch, ctx)
+            await _export(self.exporters[0], batch, ctx)
         else:
             # Exporters must not mutate the batch; all must succeed for the request to succeed.
-            await asyncio.gather(*(e.export(batch, ctx) for e in self.exporters))
+            await asyncio.gather(*(_export(e, batch, ctx) for e in self.exporters))
+
+
+async def _export(exporter: Exporter, batch: Batch, ctx: RequestContext) -> None:
+    try:
+        await exporter.export(batch, ctx)
+    except BaseException:
+        _send_failed.inc(len(batch.spans), exporter=exporter.id)
+        raise
+    _sent.inc(len(batch.spans), exporter=exporter.id)
+
+
+class Observed:
+    """A receiver's consumer, counting the spans it accepts and refuses."""
+
+    def __init__(self, receiver_id: str, inner: Consumer, transport: str = "http") -> None:
+        self.inner = inner
+        self.labels = {"receiver": receiver_id, "transport": transport}
+
+    async def admit(self, ctx: RequestContext) -> None:
+        try:
+            await self.inner.admit(ctx)
+        except Exception:
+            _refused.inc(1, **self.labels)  # the body is not read yet: its size is unknown
+            raise
+
+    @contextlib.contextmanager
+    def refusing(self) -> Iterator[None]:
+        """Count one refused span if the block raises (a receiver's own check before ``admit``)."""
+        try:
+            yield
+        except Exception:
+            _refused.inc(1, **self.labels)
+            raise
+
+    async def consume(self, batch: Batch, ctx: RequestContext) -> None:
+        n = _received(batch)
+        try:
+            await self.inner.consume(batch, ctx)
+        except BaseException:
+            _refused.inc(n, **self.labels)
+            raise
+        _accepted.inc(n, **self.labels)
 
 
 class Fanout:
@@ -48,3 +114,8 @@ class Fanout:
             return
         copies = [copy.deepcopy(batch) for _ in self.pipelines[1:]] + [batch]
         await asyncio.gather(*(p.consume(b, ctx) for p, b in zip(self.pipelines, copies, strict=True)))
+
+
+def refusing(consumer: Consumer) -> contextlib.AbstractContextManager:
+    """``consumer.refusing()`` when it counts refusals, else a no-op block."""
+    return consumer.refusing() if isinstance(consumer, Observed) else contextlib.nullcontext()

@@ -13,7 +13,7 @@ import signal
 from .component import Component, Exporter, Extension, Kind, Processor, Receiver, Settings
 from .config import Config
 from .http import HttpServer
-from .pipeline import Fanout, Pipeline
+from .pipeline import Fanout, Observed, Pipeline
 
 log = logging.getLogger("spanlens_pipeline.service")
 
@@ -54,7 +54,7 @@ class Service:
                 feeds.setdefault(rid, []).append(pipeline)
         for rid, pipelines in feeds.items():
             receiver: Receiver = self._create(Kind.RECEIVER, rid)  # type: ignore[assignment]
-            receiver.next = pipelines[0] if len(pipelines) == 1 else Fanout(pipelines)
+            receiver.next = Observed(rid, pipelines[0] if len(pipelines) == 1 else Fanout(pipelines))
             self.receivers[rid] = receiver
 
     # -- Host -------------------------------------------------------------------------

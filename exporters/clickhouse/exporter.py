@@ -1,4 +1,9 @@
-"""The ClickHouse exporter: encodes batches and writes them through the group writer."""
+"""The ClickHouse exporter: encodes batches and writes them through the group writer.
+
+A span record whose trace is not known yet (``PENDING_TRACE``) goes to ``pending_ends``,
+never to ``spans``; a batch's ``resolved_ends`` become marker rows there (``resolved``
+true), written after the batch's spans in the same write.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +18,7 @@ import orjson
 from spanlens_pipeline import health
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
 from spanlens_pipeline.errors import MalformedPayload
-from spanlens_pipeline.extensions.storage import StorageExtension
+from spanlens_pipeline.extensions.storage import PENDING_TRACE, StorageExtension
 from spanlens_pipeline.model import (
     MAX_TIME_NS,
     REQUEST_COLUMNS,
@@ -40,6 +45,17 @@ _request_values = operator.attrgetter(*REQUEST_COLUMNS)
 _REQUEST_CREATED = REQUEST_COLUMNS.index("created_at")
 _OPTS = orjson.OPT_NON_STR_KEYS
 ENCODE_IN_THREAD = 1000  # records; larger batches are encoded in a worker thread
+# The columns of ``pending_ends`` (migration 0020) written from a span record, then ``resolved``.
+PENDING_SPAN_COLUMNS: tuple[str, ...] = (
+    "trace_id", "span_id", "project_id", "organization_id", "parent_span_id", "name", "kind", "span_type",
+    "service_name", "scope_name", "scope_version", "start_time", "end_time", "status_code", "status_message",
+    "attributes", "resource_attributes", "events", "links", "input", "output", "metadata", "source", "provider",
+    "operation", "request_model", "response_model", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "total_tokens", "cost_usd", "reported_cost_usd", "cost_source",
+    "session_id", "user_id", "request_id", "flags")
+PENDING_COLUMNS = PENDING_SPAN_COLUMNS + ("resolved",)
+_pending_values = operator.attrgetter(*PENDING_SPAN_COLUMNS)
+_PENDING_TIME_INDEXES = tuple(PENDING_SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
 
 
 def _default(value: Any) -> Any:
@@ -69,6 +85,11 @@ def time_text(ns: int) -> str:
 def encode_spans(spans: list[SpanRecord]) -> bytes:
     """JSONCompactEachRow rows in ``SPAN_COLUMNS`` order (times as exact UTC date-time text)."""
     return _encode_compact(spans, _span_values, _TIME_INDEXES)
+
+
+def encode_pending(spans: list[SpanRecord], resolved: bool = False) -> bytes:
+    """JSONCompactEachRow rows in ``PENDING_COLUMNS`` order, each with ``resolved``."""
+    return _encode_compact(spans, lambda r: (*_pending_values(r), resolved), _PENDING_TIME_INDEXES)
 
 
 def encode_traces(traces: list[TraceRecord]) -> bytes:
@@ -135,16 +156,27 @@ class ClickHouseExporter(Exporter):
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         assert self.writer is not None, "exporter not started"
         if len(batch.spans) + len(batch.traces) >= ENCODE_IN_THREAD:
-            parts = await asyncio.to_thread(self._parts, batch)  # keep the event loop free for other clients
+            parts = await asyncio.to_thread(self._parts, batch, ctx)  # keep the event loop free for other clients
         else:
-            parts = self._parts(batch)
+            parts = self._parts(batch, ctx)
         await self.writer.write(parts)
 
-    def _parts(self, batch: Batch) -> list[Part]:
+    def _parts(self, batch: Batch, ctx: RequestContext) -> list[Part]:
         parts = []
-        if batch.spans:
+        stored = [s for s in batch.spans if s.trace_id != PENDING_TRACE]
+        waiting = [s for s in batch.spans if s.trace_id == PENDING_TRACE]
+        if stored:
             parts.append(Part(f"{self.db}.spans", SPAN_COLUMNS, "JSONCompactEachRow",
-                              encode_spans(batch.spans), len(batch.spans)))
+                              encode_spans(stored), len(stored)))
+        if waiting:
+            parts.append(Part(f"{self.db}.pending_ends", PENDING_COLUMNS, "JSONCompactEachRow",
+                              encode_pending(waiting), len(waiting)))
+        if batch.resolved_ends:
+            org = ctx.tenant.organization_id if ctx.tenant else ""
+            markers = [SpanRecord(PENDING_TRACE, span, project_id=project, organization_id=org)
+                       for project, span in batch.resolved_ends]
+            parts.append(Part(f"{self.db}.pending_ends", PENDING_COLUMNS, "JSONCompactEachRow",
+                              encode_pending(markers, resolved=True), len(markers)))
         if batch.traces:
             parts.append(Part(f"{self.db}.trace_meta", TRACE_COLUMNS, "JSONCompactEachRow",
                               encode_traces(batch.traces), len(batch.traces)))

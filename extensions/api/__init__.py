@@ -72,7 +72,9 @@ class ApiExtension(Extension):
         projects = [tenant.project_id]
         if tenant.is_public:
             assert self.keystore.store is not None
-            projects = self.keystore.store.project_ids(tenant.organization_id) or projects
+            # The key's own project first: a trace id held by two projects reads as the key's own.
+            others = self.keystore.store.project_ids(tenant.organization_id)
+            projects += [p for p in others if p != tenant.project_id]
         return tenant, projects
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:

@@ -1,5 +1,7 @@
-"""``traces show ID``: one trace as a tree, read from the configured store (the embedded
-store only while the service is stopped; a ClickHouse server at any time)."""
+"""``traces show ID`` (one trace as a tree), ``traces list`` (the newest traces) and
+``stats --by KEY`` (usage per model, provider, user, day…), read from the configured store
+(the embedded store only while the service is stopped; a ClickHouse server at any time).
+They ask the same questions as the read API (``reads``)."""
 from __future__ import annotations
 
 import sys
@@ -8,9 +10,10 @@ import orjson
 
 from spanlens_pipeline.cli.common import add_config_option, component, load_config
 from spanlens_pipeline.component import Kind
-from spanlens_pipeline.errors import KeyStoreError
+from spanlens_pipeline.errors import CommandError, KeyStoreError, SpanlensError
 from spanlens_pipeline.ids import id_param
 
+from . import reads
 from .tree import load_trace
 
 
@@ -23,6 +26,30 @@ def register(sub) -> None:
     s.add_argument("--json", action="store_true", help="print the API's JSON instead of a tree")
     add_config_option(s)
     s.set_defaults(func=_show)
+
+    ls = ts.add_parser("list", help="list the newest traces (filters as GET /api/v1/traces)")
+    for name, text in [("--since", "ISO 8601 time or age (7d, 24h)"), ("--until", "ISO 8601 time or age"),
+                       ("--status", "ok, error or running"), ("--name", "substring of the name, any case"),
+                       ("--model", "model called"), ("--provider", "provider called"), ("--user-id", "end user"),
+                       ("--session-id", "session"), ("--min-cost", "least total cost in USD")]:
+        ls.add_argument(name, help=text)
+    ls.add_argument("--limit", default="50", help="how many (default 50, at most 500)")
+    ls.add_argument("--project", help="project name (default: every project)")
+    ls.add_argument("--json", action="store_true", help="print the API's JSON")
+    add_config_option(ls)
+    ls.set_defaults(func=_list)
+
+    st = sub.add_parser("stats", help="model-call usage grouped by one key (as GET /api/v1/stats)")
+    st.add_argument("--by", default="model", metavar="KEY[,KEY]",
+                    help="grouping key, or two: " + ", ".join(reads.GROUP_BY) + " (default model; e.g. day,model)")
+    st.add_argument("--since", default="7d", help="ISO 8601 time or age (default 7d)")
+    st.add_argument("--until", help="ISO 8601 time or age")
+    st.add_argument("--model", help="only this model")
+    st.add_argument("--provider", help="only this provider")
+    st.add_argument("--project", help="project name (default: every project)")
+    st.add_argument("--json", action="store_true", help="print the API's JSON")
+    add_config_option(st)
+    st.set_defaults(func=_stats)
 
 
 def _show(args) -> int:
@@ -66,3 +93,74 @@ def _print_node(node: dict, indent: str, last: bool) -> None:
     children = node["children"]
     for i, child in enumerate(children):
         _print_node(child, indent + ("   " if last else "│  "), i == len(children) - 1)
+
+
+def _reader(args) -> tuple:
+    """The storage extension (schema brought up to date) and the projects asked for."""
+    cfg = load_config(args)
+    storage = component(cfg, Kind.EXTENSION, "storage")
+    if storage.config.create_schema:
+        storage.migrate()
+    projects: list[str] = []
+    if args.project:
+        try:
+            projects = [component(cfg, Kind.EXTENSION, "keystore").open().project(args.project, create=False)[1]]
+        except KeyStoreError as exc:
+            raise CommandError(str(exc)) from None
+    return storage, projects
+
+
+def _filters(args, names: tuple[str, ...]) -> reads.Filters:
+    raw = {n: str(getattr(args, n)) for n in names if getattr(args, n, None) not in (None, "")}
+    try:
+        return reads.Filters.parse(raw)
+    except SpanlensError as exc:
+        raise CommandError(exc.message) from None
+
+
+def _list(args) -> int:
+    f = _filters(args, ("since", "until", "status", "name", "model", "provider", "user_id", "session_id",
+                        "min_cost", "limit"))
+    storage, projects = _reader(args)
+    try:
+        page = reads.list_traces(storage.filtered, None, projects, f)
+    except SpanlensError as exc:
+        raise CommandError(exc.message) from None
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(page, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    rows = [[t["started_at"][:19].replace("T", " ") if t["started_at"] else "-", t["id"], (t["name"] or "-")[:40],
+             t["status"], str(t["span_count"]), str(t["total_tokens"]), t["total_cost_usd"] or "-",
+             _duration(t), ",".join(t["models"]) or "-"] for t in page["data"]]
+    _table(["started", "id", "name", "status", "spans", "tokens", "cost_usd", "duration", "models"], rows,
+           right={4, 5, 6, 7})
+    return 0
+
+
+def _stats(args) -> int:
+    f = _filters(args, ("since", "until", "model", "provider"))
+    storage, projects = _reader(args)
+    try:
+        by = reads.parse_group_by(args.by)
+    except SpanlensError as exc:
+        raise CommandError(exc.message) from None
+    data = reads.stats(storage.filtered, None, projects, f, args.by)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    rows = [[*(r["keys"][k] or "-" for k in by), str(r["calls"]), str(r["input_tokens"]), str(r["output_tokens"]),
+             str(r["cache_read_tokens"]), str(r["reasoning_tokens"]), r["cost_usd"] or "-", str(r["errors"]),
+             f"{r['p50_latency_ms']:.1f}", f"{r['p95_latency_ms']:.1f}"] for r in data["data"]]
+    _table([*by, "calls", "input", "output", "cache_read", "reasoning", "cost_usd", "errors", "p50_ms", "p95_ms"],
+           rows, right=set(range(len(by), len(by) + 9)))
+    return 0
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> None:
+    """Print an aligned table (numbers right-aligned); ``(none)`` when there are no rows."""
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        print("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())

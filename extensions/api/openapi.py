@@ -61,7 +61,7 @@ REQUEST_DETAIL = {"allOf": [_ref("Request"), _obj({"api_key_id": S, "provider_ke
                                                    "request_body": S, "response_body": S})]}
 SESSION_ROW = _obj({"session_id": S, "user_id": NS, "first_seen": TIME, "last_seen": TIME, "trace_count": I,
                     "input_tokens": I, "output_tokens": I, "total_tokens": I, "total_cost_usd": MONEY})
-STATS_ROW = _obj({"key": S, "calls": I, "input_tokens": I, "output_tokens": I, "cache_read_tokens": I,
+STATS_ROW = _obj({"key": S, "day": S, "hour": S, "model": S, "provider": S, "project": S, "user": S, "session": S, "keys": {"type": "object", "additionalProperties": S}, "calls": I, "input_tokens": I, "output_tokens": I, "cache_read_tokens": I,
                   "cache_write_tokens": I, "reasoning_tokens": I, "total_tokens": I, "cost_usd": MONEY,
                   "errors": I, "p50_latency_ms": N, "p95_latency_ms": N})
 ERROR = _obj({"error": _obj({"code": S, "message": S, "details": {"type": ["object", "null"]}, "requestId": S})})
@@ -102,8 +102,9 @@ SPEC: dict[str, Any] = {
             "responses": _ok(_page("Session"))}},
         "/api/v1/stats": {"get": {
             "summary": "Model-call usage grouped by one key", "operationId": "stats",
-            "parameters": [_q("group_by", "grouping key", {"type": "string", "default": "model",
-                              "enum": ["model", "provider", "project", "user", "session", "day", "hour"]}),
+            "parameters": [_q("group_by", "grouping key (model, provider, project, user, session, day, hour), "
+                                          "or two separated by a comma (day,model)",
+                              {"type": "string", "default": "model"}),
                            SINCE, UNTIL, *COMMON],
             "responses": _ok(_obj({"data": {"type": "array", "items": _ref("Stats")}}))}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "security": [],

@@ -134,9 +134,13 @@ class Where:
         return " AND ".join(self.parts) or "1"
 
 
-def scope(where: Where, tenant: Tenant, org_projects: list[str]) -> None:
-    """Rows of the key's project (full key) or of its organization's projects (public key)."""
-    if tenant.is_public:
+def scope(where: Where, tenant: Tenant | None, org_projects: list[str]) -> None:
+    """Rows of the key's project (full key) or of its organization's projects (public key);
+    with no tenant (the CLI), rows of ``org_projects``, or of every project if that is empty."""
+    if tenant is None:
+        if org_projects:
+            where.add("project_id IN %(scope_projects)s", scope_projects=tuple(org_projects))
+    elif tenant.is_public:
         where.add("project_id IN %(scope_projects)s", scope_projects=tuple(org_projects or [tenant.project_id]))
     else:
         where.add("project_id = %(scope_project)s", scope_project=tenant.project_id)
@@ -151,9 +155,25 @@ def _ms(ns: int | None) -> float | None:
 
 
 # -- traces -----------------------------------------------------------------------------------
-def list_traces(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_traces(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w = Where()
     scope(w, tenant, org_projects)
+    if not f.extra and not f.args.get("status"):
+        # Only time and cursor: find the page's ids from start times alone, then read just those.
+        h = Where()
+        if f.since is not None:
+            h.add("sort_ns >= toInt64(%(since)s)", since=f.since)
+        if f.until is not None:  # a trace with no start is never "before" a time (as in the view's filter)
+            h.add("sort_ns > 0 AND sort_ns < toInt64(%(until)s)", until=f.until)
+        if f.cursor:
+            ns, tid = decode_cursor(f.cursor, (int, str))
+            h.add("(sort_ns, trace_id) < (toInt64(%(c_ns)s), %(c_id)s)", c_ns=ns, c_id=tid)
+        ids = [r["trace_id"] for r in run("traces_page_ids", w.text, having=h.text, limit=f.limit + 1,
+                                          **w.params, **h.params)]
+        if not ids:
+            return {"data": [], "next_cursor": None}
+        w.add("trace_id IN %(page_ids)s", page_ids=tuple(ids))
+        return _trace_page(run, w, f.limit)
     if f.since is not None:
         w.add("start_time >= fromUnixTimestamp64Nano(toInt64(%(since)s), 'UTC')", since=f.since)
     if f.until is not None:
@@ -179,9 +199,13 @@ def list_traces(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters
     if f.cursor:
         ns, tid = decode_cursor(f.cursor, (int, str))
         w.add("(sort_ns, trace_id) < (toInt64(%(c_ns)s), %(c_id)s)", c_ns=ns, c_id=tid)
-    rows = run("traces_list", w.text, limit=f.limit + 1, **w.params)
-    page = rows[:f.limit]
-    nxt = encode_cursor(page[-1]["sort_ns"], page[-1]["trace_id"]) if len(rows) > f.limit else None
+    return _trace_page(run, w, f.limit)
+
+
+def _trace_page(run: Runner, w: Where, limit: int) -> dict[str, Any]:
+    rows = run("traces_list", w.text, limit=limit + 1, **w.params)
+    page = rows[:limit]
+    nxt = encode_cursor(page[-1]["sort_ns"], page[-1]["trace_id"]) if len(rows) > limit else None
     return {"data": [trace_row(r) for r in page], "next_cursor": nxt}
 
 
@@ -218,7 +242,7 @@ def _request_filters(w: Where, f: Filters) -> None:
         w.add("cost_usd >= toDecimal128(%(min_cost)s, 12)", min_cost=str(e["min_cost"]))
 
 
-def list_requests(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_requests(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w = Where()
     scope(w, tenant, org_projects)
     _request_filters(w, f)
@@ -231,7 +255,7 @@ def list_requests(run: Runner, tenant: Tenant, org_projects: list[str], f: Filte
     return {"data": [request_row(r) for r in page], "next_cursor": nxt}
 
 
-def get_request(run: Runner, tenant: Tenant, org_projects: list[str], request_id: str) -> dict[str, Any] | None:
+def get_request(run: Runner, tenant: Tenant | None, org_projects: list[str], request_id: str) -> dict[str, Any] | None:
     w = Where()
     scope(w, tenant, org_projects)
     rows = run("request_get", w.text, id=request_id, **w.params)
@@ -262,7 +286,7 @@ def request_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- sessions ---------------------------------------------------------------------------------
-def list_sessions(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters) -> dict[str, Any]:
+def list_sessions(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters) -> dict[str, Any]:
     w, h = Where(), Where()
     scope(w, tenant, org_projects)
     if "user_id" in f.extra:
@@ -286,9 +310,18 @@ def list_sessions(run: Runner, tenant: Tenant, org_projects: list[str], f: Filte
 
 
 # -- stats ------------------------------------------------------------------------------------
-def stats(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
-    if group_by not in GROUP_BY:
-        raise bad("group_by", "must be one of " + ", ".join(GROUP_BY))
+def parse_group_by(value: str) -> list[str]:
+    """One key, or two separated by a comma (``day,model``)."""
+    keys = [k.strip() for k in value.split(",")]
+    if not 1 <= len(keys) <= 2 or any(k not in GROUP_BY for k in keys) or len(set(keys)) != len(keys):
+        raise bad("group_by", "must be one of " + ", ".join(GROUP_BY) + ", or two of them separated by a comma")
+    return keys
+
+
+def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
+    """Usage per key. Each row has ``key`` (the first key's value), ``keys`` (every key's) and
+    each key's value under the key's own name (``"day": …, "model": …``)."""
+    by = parse_group_by(group_by)
     w = Where()
     scope(w, tenant, org_projects)
     if f.since is not None:
@@ -300,9 +333,10 @@ def stats(run: Runner, tenant: Tenant, org_projects: list[str], f: Filters, grou
     for name in ("model", "provider", "user_id", "session_id"):
         if name in f.extra:
             w.add(f"{name} = %({name})s", **{name: f.extra[name]})
-    rows = run("stats", w.text, by=group_by, **w.params)
+    rows = run("stats", w.text, by=by[0], by2=by[1] if len(by) > 1 else "", **w.params)
     return {"data": [{
-        "key": r["key"], "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]))), **dict(zip(by, (r["key"], r["key2"]))),
+        "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
         "cache_read_tokens": r["cache_read_tokens"], "cache_write_tokens": r["cache_write_tokens"],
         "reasoning_tokens": r["reasoning_tokens"], "total_tokens": r["total_tokens"],
         "cost_usd": _money(r["cost_usd"]), "errors": r["errors"],

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of
-from spanlens_pipeline.errors import StoreError
+from spanlens_pipeline.errors import ConfigError, StoreError
 from spanlens_pipeline.extensions.keystore import KeyStore, KeystoreExtension
 from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.model import Tenant
@@ -18,6 +19,7 @@ from . import cli
 from .config import Config
 from .limiter import Limiter
 from .rules import open_table
+from .shared import SharedBuckets
 
 __all__ = ["Config", "Limiter", "RateLimitExtension", "factory"]
 
@@ -40,14 +42,23 @@ class RateLimitExtension(Extension):
         # other connection's writes (the CLI's, the keystore extension's).
         self._keystore = KeyStore(ks_ext.config.path)
         self.limiter = Limiter(self.config, open_table(self._keystore))
+        if self.config.redis:
+            self.limiter.shared = SharedBuckets(self.config.redis)
+            try:  # refuse to start against a Redis that is not there
+                await self.limiter.shared.ping()
+            except Exception as exc:
+                raise ConfigError(f"extensions::{self.id}::redis", f"cannot reach Redis: {exc}") from None
         if self.config.storage:
             self._storage = extension_of(host, self.config.storage, StorageExtension)
             await asyncio.to_thread(self.sync_quota)
         self._task = asyncio.create_task(self._housekeeping(), name=f"{self.id}-housekeeping")
 
-    def check(self, tenant: Tenant, end_user: str | None = None) -> dict[str, str]:
-        """Admit one proxied call (see ``Limiter.check``)."""
+    def check(self, tenant: Tenant, end_user: str | None = None) -> Any:
+        """Admit one proxied call (see ``Limiter.check``): the headers, or with Redis an
+        awaitable of them (the in-process path stays synchronous)."""
         assert self.limiter is not None, "ratelimit extension not started"
+        if self.limiter.shared is not None:
+            return self.limiter.acheck(tenant, end_user)
         return self.limiter.check(tenant, end_user)
 
     def sync_quota(self) -> None:
@@ -82,6 +93,8 @@ class RateLimitExtension(Extension):
                 pass
         if self._keystore:
             self._keystore.close()
+        if self.limiter and self.limiter.shared:
+            await self.limiter.shared.close()
 
 
 factory = Factory(type="ratelimit", kind=Kind.EXTENSION, config=Config, create=RateLimitExtension,

@@ -71,8 +71,12 @@ class Config:
     plans: dict[str, Plan] = field(default_factory=dict)
     organizations: dict[str, Organization] = field(default_factory=dict)
     upgrade_url: str = "https://spanlens.io/pricing"
+    # redis://host:6379/0: rate buckets shared by every replica (one atomic GCRA script); "" = per process.
+    redis: str = ""
 
     def validate(self, path: str) -> None:
+        if self.redis and not self.redis.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"{path}::redis", "must be a redis://, rediss:// or unix:// URL (or empty)")
         self.plans = {**DEFAULT_PLANS, **self.plans}
         for name, plan in self.plans.items():
             for attr in ("monthly_requests", "ceiling_per_minute"):

@@ -26,6 +26,7 @@ from spanlens_pipeline.model import Tenant
 
 from .config import SCOPES, Config, Organization, Plan
 from .rules import Limit, RuleIndex, runtime_rows
+from .shared import SharedBuckets
 
 NS = 1_000_000_000
 CEILING_WINDOW = 60
@@ -79,6 +80,7 @@ class Limiter:
         self.db = db
         self.mono, self.wall = mono, wall
         self._lock = threading.Lock()
+        self.shared: SharedBuckets | None = None  # rate buckets in Redis (``acheck``); None: in process
         self._version = -1
         self.rules = RuleIndex(config.limits, [])
         self._default = Policy.of(config.default_plan, config.plans[config.default_plan], Organization())
@@ -120,57 +122,92 @@ class Limiter:
     def check(self, tenant: Tenant, end_user: str | None = None) -> dict[str, str]:
         """Admit one proxied call: its response headers, or ``RateLimited``."""
         with self._lock:
-            if self.db is not None and self.db.execute("PRAGMA data_version").fetchone()[0] != self._version:
-                self.reload()
-            now, wall = self.mono(), self.wall()
-            if wall >= self.month_end:
-                self._roll_month(wall)
-            org = tenant.organization_id
-            policy = self.policy(org)
-            used = self.used.get(org, 0)
-            if policy.cap is not None and used >= policy.cap:
-                self._deny_quota(policy, used, wall)
+            now, wall, policy, used = self._begin(tenant)
             hits = self._customer_limits(tenant, end_user, now, wall)
-            # Admitted: count it in every layer.
-            self.used[org] = used + 1
-            ceiling, over = policy.plan.ceiling_per_minute, 0
+            org, ceiling, over = tenant.organization_id, policy.plan.ceiling_per_minute, 0
             if ceiling:
                 tat, over = _gcra(self.ceilings.get(org, 0), now, ceiling, CEILING_WINDOW)
                 if not over:
                     self.ceilings[org] = tat
-            # The X-RateLimit-* headers describe the limit with the fewest calls left.
-            best: tuple | None = None
             for key, tat, limit in hits:
                 self.buckets[key] = (tat, (limit.requests, limit.window))
-                remaining = _remaining(tat, now, limit.requests, limit.window)
-                if best is None or remaining < best[1]:
-                    best = (limit.scope, remaining, limit.requests, _reset(tat, now, wall), limit.window)
-            if policy.cap is not None and (best is None or policy.cap - used - 1 < best[1]):
-                best = ("quota", policy.cap - used - 1, policy.cap, self.month_end, self.month_end - self.month_start)
-            if best is None and ceiling:
-                tat = self.ceilings.get(org, 0)
-                best = ("platform", _remaining(tat, now, ceiling, CEILING_WINDOW), ceiling, _reset(tat, now, wall),
-                        CEILING_WINDOW)
-            headers = _described(*best) if best else {}
-            if over:
-                headers["X-Spanlens-RateLimit-Overage"] = "true"
-                overage_total.inc(kind="platform")
-            if policy.plan.monthly_requests is not None and used >= policy.plan.monthly_requests:
-                headers["X-Overage-Active"] = "true"
-                overage_total.inc(kind="quota")
-            return headers
+            return self._admit(tenant, policy, used, hits, now, wall, bool(over), self.ceilings.get(org, 0))
+
+    async def acheck(self, tenant: Tenant, end_user: str | None = None) -> dict[str, str]:
+        """``check`` with the rate buckets in Redis (``shared``), so every replica counts against
+        the same buckets. The monthly quota stays per process (synced from the store)."""
+        assert self.shared is not None
+        with self._lock:
+            _, _, policy, _ = self._begin(tenant)
+            applicable = self._applicable(tenant, end_user)
+        org, ceiling = tenant.organization_id, policy.plan.ceiling_per_minute
+        out = await self.shared.run([(key, lim.requests, lim.window) for key, lim in applicable],
+                                    (org, ceiling, CEILING_WINDOW) if ceiling else None)
+        if out.denied:
+            key, lim = applicable[out.denied - 1]
+            self._deny_customer(lim, end_user, out.tats[out.denied - 1] - lim.window * NS // lim.requests,
+                                out.now, out.wall, out.wait)
+        with self._lock:
+            used = self.used.get(org, 0)  # other calls of this process may have counted meanwhile
+            if policy.cap is not None and used >= policy.cap:
+                self._deny_quota(policy, used, out.wall)
+            hits = [(key, tat, lim) for (key, lim), tat in zip(applicable, out.tats)]
+            return self._admit(tenant, policy, used, hits, out.now, out.wall, out.ceiling_over, out.ceiling_tat)
+
+    def _begin(self, tenant: Tenant) -> tuple[int, float, Policy, int]:
+        """Clocks, policy and this month's count; refuses a call over the quota. Under the lock."""
+        if self.db is not None and self.db.execute("PRAGMA data_version").fetchone()[0] != self._version:
+            self.reload()
+        now, wall = self.mono(), self.wall()
+        if wall >= self.month_end:
+            self._roll_month(wall)
+        policy = self.policy(tenant.organization_id)
+        used = self.used.get(tenant.organization_id, 0)
+        if policy.cap is not None and used >= policy.cap:
+            self._deny_quota(policy, used, wall)
+        return now, wall, policy, used
+
+    def _admit(self, tenant: Tenant, policy: Policy, used: int, hits: list[tuple[tuple[str, ...], int, Limit]],
+               now: int, wall: float, over: bool, ceiling_tat: int) -> dict[str, str]:
+        """Count an admitted call in the quota; the headers of the limit with the fewest calls left."""
+        self.used[tenant.organization_id] = used + 1
+        ceiling = policy.plan.ceiling_per_minute
+        best: tuple | None = None
+        for _key, tat, limit in hits:
+            remaining = _remaining(tat, now, limit.requests, limit.window)
+            if best is None or remaining < best[1]:
+                best = (limit.scope, remaining, limit.requests, _reset(tat, now, wall), limit.window)
+        if policy.cap is not None and (best is None or policy.cap - used - 1 < best[1]):
+            best = ("quota", policy.cap - used - 1, policy.cap, self.month_end, self.month_end - self.month_start)
+        if best is None and ceiling:
+            best = ("platform", _remaining(ceiling_tat, now, ceiling, CEILING_WINDOW), ceiling,
+                    _reset(ceiling_tat, now, wall), CEILING_WINDOW)
+        headers = _described(*best) if best else {}
+        if over:
+            headers["X-Spanlens-RateLimit-Overage"] = "true"
+            overage_total.inc(kind="platform")
+        if policy.plan.monthly_requests is not None and used >= policy.plan.monthly_requests:
+            headers["X-Overage-Active"] = "true"
+            overage_total.inc(kind="quota")
+        return headers
+
+    def _applicable(self, tenant: Tenant, end_user: str | None) -> list[tuple[tuple[str, ...], Limit]]:
+        """(bucket, limit) of each limit that applies to this call, in check order."""
+        out = []
+        for scope in SCOPES:
+            if scope == "end_user" and not end_user:
+                continue
+            limit = self.rules.find(scope, tenant, end_user or "")
+            if limit is not None:
+                out.append((_bucket_key(scope, tenant, end_user), limit))
+        return out
 
     def _customer_limits(self, tenant: Tenant, end_user: str | None, now: int,
                          wall: float) -> list[tuple[tuple[str, ...], int, Limit]]:
         """(bucket, TAT after this call, limit) of each applicable limit; raises on the first denial."""
         hits = []
-        for scope in SCOPES:
-            if scope == "end_user" and not end_user:
-                continue
-            limit = self.rules.find(scope, tenant, end_user or "")
-            if limit is None:
-                continue
-            key, rate = _bucket_key(scope, tenant, end_user), (limit.requests, limit.window)
+        for key, limit in self._applicable(tenant, end_user):
+            rate = (limit.requests, limit.window)
             tat, kept = self.buckets.get(key, (0, rate))
             new_tat, wait = _gcra(_rescaled(tat, now, kept, rate), now, *rate)
             if wait:

@@ -72,7 +72,7 @@ def _base_url(endpoint: str) -> str:
 
 def _answers(base: str) -> bool:
     try:
-        r = httpx.get(base + "/ping", timeout=2)
+        r = httpx.get(base + "/ping", timeout=2, trust_env=False)
     except httpx.HTTPError:
         return False
     return r.status_code == 200 and r.text.startswith("Ok.")
@@ -86,7 +86,7 @@ def _via_endpoint(base: str, cfg: Any, query: str, fmt: str | None) -> bytes:
     params = {"default_format": fmt, **_JSON_SETTINGS} if fmt else {}
     try:
         r = httpx.post(base + "/", params=params, content=query.encode(), auth=(cfg.username, secret),
-                       timeout=cfg.max_execution_time + 30)
+                       timeout=cfg.max_execution_time + 30, trust_env=False)
     except httpx.HTTPError as exc:
         raise CommandError(f"the sql endpoint {base} failed: {exc}") from None
     if r.status_code != 200:

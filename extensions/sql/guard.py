@@ -23,6 +23,7 @@ DENIED_FUNCTIONS = frozenset(name.lower() for name in (
     "mysql", "postgresql", "jdbc", "odbc", "sqlite", "redis", "mongodb", "executable", "executablePool",
     "input", "python", "deltaLake", "deltaLakeCluster", "iceberg", "hudi", "hudiCluster", "paimon",
     "arrowFlight", "ytsaurus", "prometheusQuery", "prometheusQueryRange", "timeSeriesSelector",
+    "catboostEvaluate", "modelEvaluate", "pandas", "pyreader", "pyarrow",
 ))
 _DENIED_PREFIXES = ("iceberg", "deltalake", "paimon", "azure", "hudi", "s3", "hdfs")
 # Words that make a read statement write a file or read one.

@@ -64,6 +64,7 @@ def _zstd():
 
 
 _FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_QUERY_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8",
                   "TSV": "text/tab-separated-values; charset=UTF-8",
                   "CSV": "text/csv; charset=UTF-8", "CSVWithNames": "text/csv; charset=UTF-8"}
@@ -96,7 +97,9 @@ class Protocol:
         return Response(b"Ok.\n", media_type="text/plain; charset=UTF-8")
 
     async def handle(self, request: Request) -> Response:
-        query_id = request.query_params.get("query_id") or str(uuid.uuid4())
+        query_id = request.query_params.get("query_id", "")
+        if not _QUERY_ID.match(query_id):
+            query_id = str(uuid.uuid4())
         headers = {"X-ClickHouse-Query-Id": query_id, "X-ClickHouse-Timezone": self.timezone,
                    "X-ClickHouse-Server-Display-Name": DISPLAY_NAME}
         try:
@@ -145,23 +148,25 @@ class Protocol:
             raise ClickHouseException(73, f"Unknown format {fmt[:40]!r}")
         database = params.get("database") or self.default_database
         bind = {k[6:]: v for k, v in params.multi_items() if k.startswith("param_")}
+        encoding = None
+        if params.get("enable_http_compression") in ("1", "true"):
+            encoding = _pick_encoding(request.headers.get("accept-encoding", ""))
+
+        def work() -> tuple[Result, bytes]:  # on a worker thread: the query, then the compression
+            res = self.engine.run(stmt.sql, fmt, database, settings, bind)
+            return res, _compress(res.body, encoding) if encoding else res.body
+
         if self._slots.locked():
             raise ClickHouseException(202, "Too many simultaneous queries on the sql endpoint; retry later")
         async with self._slots:
-            loop = asyncio.get_running_loop()
-            result: Result = await loop.run_in_executor(
-                self._pool, lambda: self.engine.run(stmt.sql, fmt, database, settings, bind))
+            result, payload = await asyncio.get_running_loop().run_in_executor(self._pool, work)
         headers["X-ClickHouse-Format"] = fmt
         headers["X-ClickHouse-Summary"] = orjson.dumps({
             "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
-            "written_bytes": "0", "total_rows_to_read": str(result.rows_read), "result_rows": "0",
+            "written_bytes": "0", "total_rows_to_read": str(result.rows_read),
             "result_bytes": str(len(result.body)), "elapsed_ns": str(int(result.elapsed_s * 1e9))}).decode()
-        payload = result.body
-        if params.get("enable_http_compression") in ("1", "true"):
-            encoding = _pick_encoding(request.headers.get("accept-encoding", ""))
-            if encoding:
-                payload = _compress(payload, encoding)
-                headers["Content-Encoding"] = encoding
+        if encoding:
+            headers["Content-Encoding"] = encoding
         media = _CONTENT_TYPES.get(fmt) or ("application/json; charset=UTF-8" if fmt.startswith("JSON")
                                             else "text/plain; charset=UTF-8")
         return Response(payload, headers=headers, media_type=media)

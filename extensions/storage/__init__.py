@@ -71,12 +71,18 @@ class StorageExtension(Extension):
                 self.logger.info("applied migration %04d_%s", m.version, m.name)
             self.apply_ttl()
 
+    def ttl_target(self, table: str) -> str:
+        """Where a table's TTL is set: the table, or on a cluster its ``_local`` tables on every server."""
+        if not self.config.cluster:
+            return table
+        return f"{table}_local " + schema._on(self.config.cluster)
+
     def apply_ttl(self) -> None:
         """Set (or remove, for 0) each configured table's TTL."""
         for table, value in self.config.ttl.items():
             seconds = ttl_seconds(value, f"storage::ttl::{table}")
             name = "set_ttl" if seconds else "remove_ttl"
-            stmt = queries.text(name).replace("{table}", table).replace("{column}", TTL_COLUMNS[table])
+            stmt = queries.text(name).replace("{table}", self.ttl_target(table)).replace("{column}", TTL_COLUMNS[table])
             try:
                 self.store.command(stmt.replace("{db}", self.database), {"seconds": seconds})
             except StoreError as exc:

@@ -1,9 +1,10 @@
 """What order-free ingest needs to know: which trace a span lives in, whether a span or
 trace was already created, and the waiting "end" of a span whose trace is not yet known.
 
-An "end span" call names only the span. Until its trace is known the record is stored
-under ``PENDING_TRACE`` (trace id ``''``); the create call that names the trace copies it
-over (see the ingest receiver). Every store read filters by project.
+An "end span" call names only the span. Until its trace is known the record carries
+``PENDING_TRACE`` (trace id ``''``) and waits in the ``pending_ends`` table, never in
+``spans``; the create call that names the trace copies it into ``spans`` and marks it
+resolved (see the ingest receiver). Every store read filters by project.
 
 The storage extension owns one ``SpanIndex``, shared by every component that asks for it
 (the ingest receiver, parent linking). It remembers recent creations in memory. With the
@@ -107,7 +108,8 @@ class SpanIndex:
         return _created(rows)
 
     async def pending_end(self, project: str, span_id: str) -> SpanRecord | None:
-        """The merged waiting "end" of a span, as a record (trace id still pending)."""
+        """The merged waiting "end" of a span not yet resolved, as a record (trace id still
+        pending). Local mode forgets it here; call ``pending_now`` if storing it fails."""
         if self._pending is not None:
             if (project, span_id) not in self._pending:
                 return None

@@ -39,7 +39,9 @@ SHARDING_KEY = "cityHash64(project_id, trace_id)"
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(\w*MergeTree)\b(?:\(([^)]*)\))?")
 _ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ")
-_CREATE_VIEW = re.compile(r"^CREATE VIEW IF NOT EXISTS (\w+\.\w+) AS\b")
+_CREATE_VIEW = re.compile(r"^CREATE (VIEW IF NOT EXISTS|OR REPLACE VIEW) (\w+\.\w+) AS\b")
+_CREATE_MV = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+\.\w+) TO (\w+)\.(\w+) AS\b")
+_FROM_TABLE = re.compile(r"\bFROM (\w+)\.(\w+)\b")
 
 
 def _on(cluster: str) -> str:
@@ -73,7 +75,14 @@ def for_cluster(stmt: str, database: str, cluster: str) -> list[str]:
         return [f"ALTER TABLE {m.group(1)}.{m.group(2)}_local {on} " + stmt[m.end():]]
     m = _CREATE_VIEW.match(stmt)
     if m:  # views read the Distributed tables, which fan out to every shard
-        return [f"CREATE VIEW IF NOT EXISTS {m.group(1)} {on} AS" + stmt[m.end():]]
+        return [f"CREATE {m.group(1)} {m.group(2)} {on} AS" + stmt[m.end():]]
+    m = _CREATE_MV.match(stmt)
+    if m:  # a rollup runs on each shard: it reads the local inserts and writes the local rollup
+        body = _FROM_TABLE.sub(lambda f: f"FROM {f.group(1)}.{f.group(2)}_local", stmt[m.end():])
+        return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {m.group(1)} {on} TO {m.group(2)}.{m.group(3)}_local AS"
+                + body]
+    if stmt.startswith("INSERT INTO "):  # a backfill: once, through the Distributed tables
+        return [stmt]
     raise ValueError(f"no cluster form for statement: {stmt[:60]}")
 
 

@@ -93,9 +93,11 @@ class IngestReceiver(Receiver):
         return ctx, doc, ctx.tenant.project_id if ctx.tenant else ""
 
     async def _store(self, ctx: RequestContext, spans: list[SpanRecord] | None = None,
-                     traces: list[TraceRecord] | None = None) -> None:
-        await self.next.consume(Batch(spans=spans or [], traces=traces or []), ctx)
-        if spans:
+                     traces: list[TraceRecord] | None = None, resolved: tuple[str, str] | None = None) -> None:
+        """Hand records to the pipeline; ``resolved`` names a waiting end these spans settle."""
+        await self.next.consume(Batch(spans=spans or [], traces=traces or [],
+                                      resolved_ends=[resolved] if resolved else []), ctx)
+        if spans and resolved is None:  # a settled waiting end was counted when it arrived
             self.accepted.inc(len(spans), receiver=self.id)
 
     # -- traces -------------------------------------------------------------------------
@@ -144,12 +146,18 @@ class IngestReceiver(Receiver):
             seen = await self.index.created_span(project, trace_id, span_id) if given else None
             if seen is None:
                 await self._store(ctx, spans=[record])
-                self.index.created_span_now(project, trace_id, span_id, start)
-                # An end that arrived first waits under the pending trace: bring it over.
+                # An end that arrived first waits in pending_ends: store it under the trace
+                # and mark it resolved there. Only then is the span remembered as created,
+                # so a retry after a failure here settles the end.
                 waiting = await self.index.pending_end(project, span_id)
                 if waiting is not None:
                     waiting.trace_id = trace_id
-                    await self._store(ctx, spans=[waiting])
+                    try:
+                        await self._store(ctx, spans=[waiting], resolved=(project, span_id))
+                    except BaseException:
+                        self.index.pending_now(project, span_id)  # still waiting
+                        raise
+                self.index.created_span_now(project, trace_id, span_id, start)
         return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
 
     async def update_span(self, request: Request) -> Response:
@@ -181,5 +189,6 @@ class IngestReceiver(Receiver):
                 # Stored as waiting; if the create landed meanwhile (another process), link now.
                 trace_id = await self.index.trace_of(project, span_id)
                 if trace_id is not None:
-                    await self._store(ctx, spans=[dataclasses.replace(record, trace_id=trace_id)])
+                    await self._store(ctx, spans=[dataclasses.replace(record, trace_id=trace_id)],
+                                      resolved=(project, span_id))
         return _updated({"id": raw_id, **{k: val for k, val in fields.items() if val is not None}})

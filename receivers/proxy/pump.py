@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Callable
 
-import aiohttp
+from .upstream import Response, UpstreamError
 
 log = logging.getLogger("spanlens_pipeline.receiver.proxy")
 
@@ -20,7 +20,7 @@ _DROP = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"content
                    b"proxy-connection", b"proxy-authenticate", b"trailer", b"x-request-id"))
 
 
-def response_headers(upstream: aiohttp.ClientResponse, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: Response, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
     """Upstream headers minus hop-by-hop ones; its own request id kept as ``x-upstream-request-id``."""
     out = []
     for name, value in upstream.raw_headers:
@@ -33,14 +33,13 @@ def response_headers(upstream: aiohttp.ClientResponse, extra: dict[str, str]) ->
     return out
 
 
-async def pump(upstream: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]], deadline: float,
+async def pump(upstream: Response, headers: list[tuple[bytes, bytes]], deadline: float,
                receive: Callable, send: Callable) -> tuple[bytes, bool]:
     """Forward the answer until its end, the deadline (loop time) or the client leaving."""
     chunks: list[bytes] = []
     keep = chunks.append
     truncated = client_gone = finished = False
     watcher: asyncio.Task | None = None
-    content = upstream.content
     try:
         async with asyncio.timeout_at(deadline) as limit:
             async def watch() -> None:
@@ -52,25 +51,22 @@ async def pump(upstream: aiohttp.ClientResponse, headers: list[tuple[bytes, byte
                     limit.reschedule(asyncio.get_running_loop().time())  # end the pump now
 
             await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
-            while chunk := await content.readany():
+            while chunk := await upstream.read_chunk():
                 keep(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if watcher is None and not content.at_eof():
+                if watcher is None and not upstream.at_eof:
                     watcher = asyncio.ensure_future(watch())
             finished = True
     except TimeoutError:
         truncated = True
-    except (aiohttp.ClientError, OSError) as exc:
+    except (UpstreamError, OSError) as exc:
         truncated = True
         log.warning("upstream stream failed: %s: %s", type(exc).__name__, exc)
     finally:
         finished = True
         if watcher is not None:
             watcher.cancel()
-        if truncated or not content.at_eof():
-            upstream.close()
-        else:
-            upstream.release()
+        upstream.close()  # back to the pool only if read to its end
     if not client_gone:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     return b"".join(chunks), truncated

@@ -6,7 +6,7 @@ answer streams back as it arrives; once it has ended, one span and one request r
 to the pipeline through a short buffer (``logbuffer``) that ``shutdown`` empties.
 
 The ``/proxy`` prefix is served as raw ASGI ahead of the framework (``add_asgi_prefix``),
-upstream calls go over a pooled keep-alive aiohttp session, the decrypted provider key is
+upstream calls go over a lean pooled keep-alive HTTP/1.1 client (``upstream``), the decrypted provider key is
 kept in memory until the key store changes, and timeouts are loop timers.
 """
 from __future__ import annotations
@@ -17,30 +17,32 @@ import time
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-import aiohttp
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
-from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
+from spanlens_pipeline import body as body_mod
+from spanlens_pipeline.errors import (RequestTimeout, DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
                                       PayloadTooLarge, UpstreamFailed, UpstreamTimeout)
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
 from spanlens_pipeline.http import REQUEST_ID, json_response
+from spanlens_pipeline.limits import DEFAULT, depth_of
 from spanlens_pipeline.model import RequestContext
+from spanlens_pipeline.pipeline import refusing
 
 from . import record
 from .config import Config
 from .logbuffer import LogBuffer
 from .providers import PROVIDERS, Provider
 from .pump import pump, response_headers
+from .upstream import Response, Upstream, UpstreamError
 
 METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 # Request headers never sent upstream (besides every x-spanlens-* header).
 _STRIP = frozenset(("authorization", "x-api-key", "x-goog-api-key", "host", "connection", "keep-alive",
                     "transfer-encoding", "content-length", "expect", "te", "upgrade", "proxy-authorization",
                     "proxy-connection", "accept-encoding"))
-_NO_AUTO_HEADERS = ("Content-Type", "User-Agent")
 
 
 class _ClientGone(Exception):
@@ -52,7 +54,7 @@ class ProxyReceiver(Receiver):
 
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
-        self.session: aiohttp.ClientSession | None = None
+        self.upstream: Upstream | None = None
         self.logs = LogBuffer(lambda batch, ctx: self.next.consume(batch, ctx), config.log_flush_interval / 1000,
                               self.logger)
         self._secrets: dict[str, str] = {}  # provider key id → plaintext, for one key-store generation
@@ -69,18 +71,15 @@ class ProxyReceiver(Receiver):
         self.timeout_s = cfg.upstream_timeout_ms() / 1000
         self.deadline_s = cfg.stream_deadline_ms() / 1000
         self.bases = {name: cfg.api_base(name) for name in PROVIDERS}
-        self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=300),
-            timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False, trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS)
+        self.upstream = Upstream()
         server = host.http(cfg.endpoint)
         server.add_asgi_prefix(cfg.path_prefix, self.handle)
         server.add_route("/api/v1/me/key-info", self.key_info, ["GET"])
 
     async def shutdown(self) -> None:
         await self.logs.close()
-        if self.session:
-            await self.session.close()
+        if self.upstream:
+            await self.upstream.close()
 
     async def key_info(self, request: Request) -> Response:
         tenant = self.keystore.authenticate(dict(request.headers), write=False)
@@ -99,7 +98,8 @@ class ProxyReceiver(Receiver):
         if method not in METHODS:
             raise MethodNotAllowed()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        tenant = self.keystore.authenticate(headers, write=True)
+        with refusing(self.next):  # a refused key counts in /metrics like a refused admit
+            tenant = self.keystore.authenticate(headers, write=True)
         client = scope.get("client")
         ctx = RequestContext(headers=headers, client=client[0] if client else None, path=scope["path"],
                              request_id=scope[REQUEST_ID], write=True, tenant=tenant)
@@ -157,8 +157,15 @@ class ProxyReceiver(Receiver):
         if length and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
         chunks, size = [], 0
+        deadline = time.monotonic() + body_mod.BODY_TIMEOUT_S
         while True:
-            message = await receive()
+            wait = min(body_mod.BODY_CHUNK_TIMEOUT_S, deadline - time.monotonic())
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(receive(), wait)
+            except TimeoutError:
+                raise RequestTimeout("The request body did not arrive in time") from None
             if message["type"] == "http.disconnect":
                 raise _ClientGone()
             chunk = message.get("body", b"")
@@ -178,7 +185,7 @@ class ProxyReceiver(Receiver):
         return dict(result or {})
 
     async def _send(self, provider: Provider, method: str, scope: dict, headers: dict[str, str], path: str,
-                    content: bytes, secret: str, resource_url: str | None) -> aiohttp.ClientResponse:
+                    content: bytes, secret: str, resource_url: str | None) -> Response:
         """The upstream response once its headers are in; 504 past the upstream timeout, 502 if unreachable."""
         out = {k: v for k, v in headers.items() if k not in _STRIP and not k.startswith("x-spanlens-")}
         out["accept-encoding"] = "identity"  # the answer is read as well as forwarded
@@ -188,12 +195,11 @@ class ProxyReceiver(Receiver):
         url = provider.base(self.bases[provider.name], resource_url) + path
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self.session.request(  # type: ignore[union-attr]
-                    method, url, params=params or None, headers=out, data=content or None, allow_redirects=False)
+                return await self.upstream.request(method, url, params, out, content)  # type: ignore[union-attr]
         except TimeoutError:
             raise UpstreamTimeout(f"{provider.name} did not answer within {int(self.timeout_s * 1000)} ms",
                                   details={"provider": provider.name, "timeoutMs": int(self.timeout_s * 1000)}) from None
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (UpstreamError, OSError) as exc:
             raise UpstreamFailed(f"Could not reach {provider.name}: {type(exc).__name__}: {exc}",
                                  details={"provider": provider.name}) from None
 
@@ -213,9 +219,12 @@ def _parse_json(body: bytes, content_type: str) -> Any:
     if not body or (media and not media.endswith("json")):
         return None
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidJsonBody(f"Request body is not valid JSON: {exc}") from None
+    if depth_of(doc, DEFAULT.max_depth) > DEFAULT.max_depth:
+        raise InvalidJsonBody(f"Request body is nested deeper than {DEFAULT.max_depth} levels")
+    return doc
 
 
 def _with_usage_option(provider: Provider, parsed: Any, body: bytes) -> bytes:

@@ -51,3 +51,18 @@ def test_stats_equal_sql_and_reexport_counts_once(api_service, store, project):
     assert http.get("/api/v1/stats", params={"group_by": "project"}).json()["data"][0]["key"] == pid
     bad = http.get("/api/v1/stats", params={"group_by": "colour"})
     assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "group_by"
+
+
+def test_stats_by_two_keys(api_service, project):
+    key = new_key(api_service, project)
+    spans = []
+    for i in range(4):
+        spans += llm_trace(T0 + i * 86_400_000_000_000, model=["gpt-4o", "o3-mini"][i % 2])[0]
+    spans += llm_trace(T0, model="o3-mini")[0]
+    post(api_service, key, spans)
+    rows = client(api_service, key).get("/api/v1/stats", params={"group_by": "day,model"}).json()["data"]
+    assert [(r["keys"]["day"], r["keys"]["model"], r["calls"]) for r in rows] == [
+        ("2026-01-01", "gpt-4o", 1), ("2026-01-01", "o3-mini", 1), ("2026-01-02", "o3-mini", 1),
+        ("2026-01-03", "gpt-4o", 1), ("2026-01-04", "o3-mini", 1)]
+    assert rows[0]["key"] == rows[0]["day"] == "2026-01-01" and rows[0]["model"] == "gpt-4o"
+    assert client(api_service, key).get("/api/v1/stats", params={"group_by": "day,day"}).status_code == 400

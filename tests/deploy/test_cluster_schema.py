@@ -33,7 +33,7 @@ def test_every_ddl_statement_runs_on_the_cluster():
 def test_every_merge_tree_is_replicated_with_the_macros():
     engines = [re.search(r"ENGINE = (\w+)\((.*?)\)\s*(ORDER|PARTITION|$)", s, re.S) for s in _tables().values()]
     merge_trees = [e for e in engines if e and "MergeTree" in e.group(1)]
-    assert len(merge_trees) == 4  # schema_migrations, spans, trace_meta, requests
+    assert len(merge_trees) == 5  # schema_migrations, spans, trace_meta, requests, llm_calls
     for e in merge_trees:
         assert e.group(1).startswith("Replicated"), e.group(0)
         assert "'{replica}'" in e.group(2)
@@ -55,7 +55,7 @@ def test_engine_matches_the_single_node_table(table, engine):
 def test_each_table_has_a_distributed_twin_sharded_by_trace():
     tables = _tables()
     locals_ = [n for n in tables if n.endswith("_local")]
-    assert sorted(locals_) == ["requests_local", "spans_local", "trace_meta_local"]
+    assert sorted(locals_) == ["llm_calls_local", "requests_local", "spans_local", "trace_meta_local"]
     for local in locals_:
         twin = tables[local.removesuffix("_local")]
         assert f"AS spanlens.{local}" in twin
@@ -69,8 +69,19 @@ def test_each_table_has_a_distributed_twin_sharded_by_trace():
 def test_indexes_go_to_local_tables_and_views_read_distributed_ones():
     alters = [s for s in DDL if s.startswith("ALTER")]
     assert alters and all(s.startswith("ALTER TABLE spanlens.spans_local ON CLUSTER") for s in alters)
-    views = [s for s in DDL if s.startswith("CREATE VIEW")]
-    assert len(views) == 1 and "FROM spanlens.spans FINAL" in views[0] and "_local" not in views[0]
+    views = [s for s in DDL if s.startswith(("CREATE VIEW", "CREATE OR REPLACE VIEW"))]
+    assert views and all("_local" not in v for v in views)
+    assert any("FROM spanlens.spans FINAL" in v for v in views)
+
+
+def test_rollups_read_and_write_the_shard_local_tables():
+    mvs = [s for s in DDL if s.startswith("CREATE MATERIALIZED VIEW")]
+    assert mvs
+    for mv in mvs:
+        head, body = mv.split(" AS", 1)
+        assert f"ON CLUSTER '{CLUSTER}'" in head and head.rstrip().endswith("_local")
+        assert re.findall(r"FROM spanlens\.(\w+)", body) and all(
+            t.endswith("_local") for t in re.findall(r"FROM spanlens\.(\w+)", body))
 
 
 def test_single_node_rendering_is_what_migrate_runs(store):
@@ -102,3 +113,19 @@ def test_cluster_needs_a_server_and_a_plain_name():
         StorageConfig(endpoint="chdb:///tmp/x", cluster="main").validate("storage")
     with pytest.raises(ConfigError, match="must be a cluster name"):
         StorageConfig(endpoint="http://h:8123", cluster="a' OR 1").validate("storage")
+
+
+def test_ttl_on_a_cluster_goes_to_the_local_tables():
+    import logging
+
+    from spanlens_pipeline.component import Settings
+    from spanlens_pipeline.extensions.storage import StorageExtension, queries
+
+    def ext(cluster: str) -> StorageExtension:
+        return StorageExtension(Settings("storage", logging.getLogger("storage")), StorageConfig(endpoint="http://h:8123", cluster=cluster))
+
+    assert ext("").ttl_target("spans") == "spans"
+    target = ext("prod").ttl_target("spans")
+    assert target == "spans_local ON CLUSTER 'prod'"
+    stmt = queries.text("set_ttl").replace("{table}", target)
+    assert "ALTER TABLE {db}.spans_local ON CLUSTER 'prod' MODIFY TTL" in stmt

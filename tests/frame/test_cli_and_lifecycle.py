@@ -21,7 +21,8 @@ PB = {"content-type": "application/x-protobuf"}
 @pytest.fixture
 def running(tmp_path):
     port = free_port()
-    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}"}
+    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}",
+           "SPANLENS_SQL_ENDPOINT": f"127.0.0.1:{free_port()}"}
     proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -74,9 +75,9 @@ def test_first_start_key_cli_keys_live_and_graceful_stop(running):
                                                                "authorization": f"Bearer {new_key}"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
 
-    # the embedded store belongs to the running service
-    busy = run_cli("sql", "SELECT 1", env=env)
-    assert busy.returncode != 0 and "in use" in busy.stderr
+    # the embedded store belongs to the running service: the sql command goes through its sql endpoint
+    live = run_cli("sql", "--format", "json", "SELECT 1 AS one", env=env)
+    assert live.returncode == 0 and orjson.loads(live.stdout) == {"one": 1}, live.stderr
 
     # load, then SIGTERM in the middle of it: every span answered 200 is stored
     acknowledged: list[str] = []
@@ -106,7 +107,7 @@ def test_first_start_key_cli_keys_live_and_graceful_stop(running):
     assert proc.wait(60) == 0
 
     traces = "','".join(acknowledged)
-    out = run_cli("sql", f"SELECT trace_id, count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{traces}') "
+    out = run_cli("sql", "--format", "json", f"SELECT trace_id, count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{traces}') "
                   "GROUP BY trace_id", env=env)
     assert out.returncode == 0, out.stderr
     counts = {r["trace_id"]: r["n"] for r in map(orjson.loads, out.stdout.splitlines())}
@@ -144,6 +145,6 @@ def test_kill_9_after_the_answer_loses_nothing(running):
     proc.kill()  # SIGKILL: no shutdown code runs
     proc.wait(30)
     ids = "','".join(traces)
-    out = run_cli("sql", f"SELECT count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{ids}')", env=env)
+    out = run_cli("sql", "--format", "json", f"SELECT count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{ids}')", env=env)
     assert out.returncode == 0, out.stderr
     assert orjson.loads(out.stdout.splitlines()[0])["n"] == 20 * 25

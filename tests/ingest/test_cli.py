@@ -18,7 +18,8 @@ from ..support.running import REPO, free_port, run_cli, wait_http
 @pytest.mark.slow
 def test_traces_show_after_the_service_stopped(tmp_path):
     port = free_port()
-    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}"}
+    env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}",
+           "SPANLENS_SQL_ENDPOINT": f"127.0.0.1:{free_port()}"}
     proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

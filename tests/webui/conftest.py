@@ -47,8 +47,10 @@ def web_service(tmp_path_factory, chdb_path) -> RunningService:
     rs.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Per module: Playwright's sync API holds an event loop on this thread while it runs,
+    which later tests calling ``asyncio.run`` must not find."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -184,3 +184,43 @@ def test_cost_view_charts_the_model(web_service, page, project):
     expect(page.locator('#chart-cost svg rect[data-model="gpt-4o-mini"]')).to_have_count(1)
     expect(page.locator("#chart-tokens svg")).to_contain_text("input")
     expect(page.locator("#cost-cards")).to_contain_text("$0.00045")
+
+
+def test_spans_whose_parent_never_arrived_are_listed_apart(web_service, page, project):
+    from opentelemetry import trace as otel
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    key = web_service.new_key(project)
+    provider = _provider(web_service.url, key)
+    tracer = provider.get_tracer("webui-test")
+    with tracer.start_as_current_span("root-step") as root:
+        ctx = root.get_span_context()
+    missing = SpanContext(ctx.trace_id, 0xABCDEF0123456789, is_remote=True, trace_flags=TraceFlags(1))
+    with tracer.start_as_current_span("late-child", context=otel.set_span_in_context(NonRecordingSpan(missing))):
+        pass
+    provider.shutdown()
+    open_trace(page, web_service.url, key, format(ctx.trace_id, "032x"), 2)
+    expect(page.locator("#waterfall .wf-section")).to_contain_text("Orphans")
+    after = page.locator("#waterfall .wf-section ~ .wf-row .label").all_inner_texts()
+    assert after == ["late-child"]
+    expect(page.locator("#trace-summary")).to_contain_text("Orphans")
+
+
+def test_cost_chart_splits_each_day_by_model(web_service, page, project):
+    key = web_service.new_key(project)
+    send_agent_trace(web_service.url, key, "cheap")
+    provider = _provider(web_service.url, key)
+    with provider.get_tracer("webui-test").start_as_current_span("chat gpt-4o") as s:
+        s.set_attribute("gen_ai.operation.name", "chat")
+        s.set_attribute("gen_ai.provider.name", "openai")
+        s.set_attribute("gen_ai.request.model", "gpt-4o")
+        s.set_attribute("gen_ai.usage.input_tokens", 1000)
+        s.set_attribute("gen_ai.usage.output_tokens", 100)
+    provider.shutdown()
+    sign_in(page, web_service.url, key)
+    page.goto(web_service.url + "/#/cost")
+    bars = page.locator("#chart-cost svg rect")
+    expect(bars).to_have_count(2)
+    assert sorted(bars.evaluate_all("els => els.map(e => e.dataset.model)")) == ["gpt-4o", "gpt-4o-mini"]
+    assert len(set(bars.evaluate_all("els => els.map(e => e.dataset.day)"))) == 1
+    expect(page.locator("#chart-latency svg")).to_contain_text("gpt-4o")

@@ -704,7 +704,8 @@ async function costByDay(since, models) {
     const body = await api("/api/v1/stats", { group_by: "day,model", since });
     const out = [];
     for (const r of body.data || []) {
-      let day = r.day, model = r.model;
+      const keys = r.keys && typeof r.keys === "object" ? r.keys : {};
+      let day = keys.day ?? r.day, model = keys.model ?? r.model;
       if (!has(day) || !has(model)) {
         const key = Array.isArray(r.key) ? r.key : String(r.key ?? "").split(/[|,/\t]/);
         if (!has(day)) day = key[0];

@@ -110,7 +110,7 @@ SELECT project_id, organization_id, toStartOfHour(assumeNotNull(start_time)) AS 
        ifNull(reasoning_tokens, 0) AS reasoning_tokens,
        ifNull(coalesce(total_tokens, if(input_tokens IS NULL AND output_tokens IS NULL, NULL,
                                         coalesce(input_tokens, 0) + coalesce(output_tokens, 0))), 0) AS total_tokens,
-       coalesce(cost_usd, reported_cost_usd) AS cost_usd, status_code = 'error' AS is_error,
+       coalesce(cost_usd, reported_cost_usd) AS cost_usd, ifNull(status_code = 'error', 0) AS is_error,
        greatest(dateDiff('ns', assumeNotNull(start_time), assumeNotNull(end_time)), 0) / 1e6 AS duration_ms,
        ingested_at
 FROM {database}.spans
@@ -127,7 +127,7 @@ SELECT project_id, organization_id, toStartOfHour(assumeNotNull(start_time)), tr
        ifNull(cache_write_tokens, 0), ifNull(reasoning_tokens, 0),
        ifNull(coalesce(total_tokens, if(input_tokens IS NULL AND output_tokens IS NULL, NULL,
                                         coalesce(input_tokens, 0) + coalesce(output_tokens, 0))), 0),
-       coalesce(cost_usd, reported_cost_usd), status_code = 'error',
+       coalesce(cost_usd, reported_cost_usd), ifNull(status_code = 'error', 0),
        greatest(dateDiff('ns', assumeNotNull(start_time), assumeNotNull(end_time)), 0) / 1e6, ingested_at
 FROM {database}.spans FINAL
 WHERE trace_id != '' AND start_time IS NOT NULL AND end_time IS NOT NULL
