@@ -86,7 +86,7 @@ def time_ns(doc: dict[str, Any], field: str) -> int | None:
     except ValueError:
         raise _fail(field, f"{field} must be a valid ISO date") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
+        dt = dt.replace(tzinfo=datetime.UTC)
     delta = dt - EPOCH
     ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     if not 0 <= ns <= MAX_TIME_NS:

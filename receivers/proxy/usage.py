@@ -8,9 +8,10 @@ A provider module supplies a ``Parser``: ``body(obj)`` reads a whole JSON answer
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from spanlens_pipeline.amounts import money, token_count
 from spanlens_pipeline.amounts import service_tier as tier
