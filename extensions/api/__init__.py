@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -28,17 +27,10 @@ from spanlens_pipeline.ids import id_param
 from spanlens_pipeline.model import Tenant
 
 from . import cli, reads
+from .config import Config
 from .openapi import SPEC
 from .tree import load_trace
 from .web import WebPage
-
-
-@dataclass
-class Config:
-    endpoint: str = "localhost:4318"
-    keystore: str = "keystore"  # id of the keystore extension
-    storage: str = "storage"  # id of the storage extension that is read
-    web_page: bool = True  # serve the built-in web page at / and /ui/*
 
 
 class ApiExtension(Extension):

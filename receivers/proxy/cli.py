@@ -8,16 +8,11 @@ from __future__ import annotations
 import getpass
 import sys
 
-from spanlens_pipeline.cli.common import CommandError, add_config_option, component, load_config, utc_text
-from spanlens_pipeline.component import Kind
-from spanlens_pipeline.extensions.keystore import KeyStore, ProviderKeys, crypto
+from spanlens_pipeline.cli.common import CommandError, add_config_option, utc_text
+from spanlens_pipeline.extensions.keystore import ProviderKeys, crypto
+from spanlens_pipeline.extensions.keystore.cli import keystore
 
 from .providers import PROVIDERS
-
-
-def keystore(args) -> KeyStore:
-    """The key store named by ``--config`` (its keystore extension's file)."""
-    return component(load_config(args), Kind.EXTENSION, "keystore").open()
 
 
 def register(sub) -> None:

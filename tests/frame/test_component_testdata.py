@@ -13,8 +13,6 @@ from spanlens_pipeline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("receivers", "processors", "exporters", "extensions")
-# The api extension's settings still live in its __init__.py (the folder is being edited elsewhere).
-INLINE_CONFIG = {"extensions/api"}
 COMPONENTS = sorted(p.parent for kind in KINDS for p in (ROOT / kind).glob("*/__init__.py"))
 
 
@@ -32,9 +30,7 @@ def test_every_component_folder_is_found():
 
 @pytest.mark.parametrize("folder", COMPONENTS, ids=_id)
 def test_component_has_one_shape(folder: Path):
-    names = ["__init__.py", "README.md", "testdata/config.yaml", "testdata/config_bad.yaml"]
-    if _id(folder) not in INLINE_CONFIG:
-        names.append("config.py")
+    names = ["__init__.py", "config.py", "README.md", "testdata/config.yaml", "testdata/config_bad.yaml"]
     for name in names:
         assert (folder / name).is_file(), f"{_id(folder)} has no {name}"
 
