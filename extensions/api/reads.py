@@ -319,7 +319,8 @@ def parse_group_by(value: str) -> list[str]:
 
 
 def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filters, group_by: str) -> dict[str, Any]:
-    """Usage per key. Each row has ``key`` (the first key's value) and ``keys`` (every key's)."""
+    """Usage per key. Each row has ``key`` (the first key's value), ``keys`` (every key's) and
+    each key's value under the key's own name (``"day": …, "model": …``)."""
     by = parse_group_by(group_by)
     w = Where()
     scope(w, tenant, org_projects)
@@ -334,7 +335,8 @@ def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filter
             w.add(f"{name} = %({name})s", **{name: f.extra[name]})
     rows = run("stats", w.text, by=by[0], by2=by[1] if len(by) > 1 else "", **w.params)
     return {"data": [{
-        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]))), "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
+        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]))), **dict(zip(by, (r["key"], r["key2"]))),
+        "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
         "cache_read_tokens": r["cache_read_tokens"], "cache_write_tokens": r["cache_write_tokens"],
         "reasoning_tokens": r["reasoning_tokens"], "total_tokens": r["total_tokens"],
         "cost_usd": _money(r["cost_usd"]), "errors": r["errors"],

@@ -22,10 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
-from spanlens_pipeline.errors import (DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
+from spanlens_pipeline import body as body_mod
+from spanlens_pipeline.errors import (RequestTimeout, DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
                                       PayloadTooLarge, UpstreamFailed, UpstreamTimeout)
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
 from spanlens_pipeline.http import REQUEST_ID, json_response
+from spanlens_pipeline.limits import DEFAULT, depth_of
 from spanlens_pipeline.model import RequestContext
 from spanlens_pipeline.pipeline import refusing
 
@@ -155,8 +157,15 @@ class ProxyReceiver(Receiver):
         if length and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
         chunks, size = [], 0
+        deadline = time.monotonic() + body_mod.BODY_TIMEOUT_S
         while True:
-            message = await receive()
+            wait = min(body_mod.BODY_CHUNK_TIMEOUT_S, deadline - time.monotonic())
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(receive(), wait)
+            except TimeoutError:
+                raise RequestTimeout("The request body did not arrive in time") from None
             if message["type"] == "http.disconnect":
                 raise _ClientGone()
             chunk = message.get("body", b"")
@@ -210,9 +219,12 @@ def _parse_json(body: bytes, content_type: str) -> Any:
     if not body or (media and not media.endswith("json")):
         return None
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidJsonBody(f"Request body is not valid JSON: {exc}") from None
+    if depth_of(doc, DEFAULT.max_depth) > DEFAULT.max_depth:
+        raise InvalidJsonBody(f"Request body is nested deeper than {DEFAULT.max_depth} levels")
+    return doc
 
 
 def _with_usage_option(provider: Provider, parsed: Any, body: bytes) -> bytes:

@@ -42,6 +42,25 @@ def _host_port(service) -> tuple[str, int]:
     return host, int(port)
 
 
+def _response(s: socket.socket) -> bytes:
+    """One whole HTTP response from a raw socket (head and Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(rest) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
+
+
 # 1 -- decompression ------------------------------------------------------------------
 def test_many_empty_gzip_members_are_refused_not_inflated(client, health_watch):
     r = client.post("/v1/traces", content=gzip.compress(b"") * 100_000,
@@ -181,7 +200,7 @@ def test_a_megabyte_header_is_431_with_the_envelope(hostile_service):
 def test_a_broken_request_line_gets_the_json_envelope(hostile_service):
     with socket.create_connection(_host_port(hostile_service), timeout=5) as s:
         s.sendall(b"NOT A REQUEST\r\n\r\n")
-        data = s.recv(65536)
+        data = _response(s)
     head, _, payload = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400")
     assert orjson.loads(payload)["error"]["code"] == "BAD_REQUEST"
@@ -192,7 +211,7 @@ def test_a_body_that_never_finishes_is_408(hostile_service, monkeypatch, auth):
     with socket.create_connection(_host_port(hostile_service), timeout=10) as s:
         s.sendall(b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n" + auth +
                   b"content-length: 1000\r\n\r\n{")
-        data = s.recv(65536)
+        data = _response(s)
     assert data.startswith(b"HTTP/1.1 408"), data[:200]
     assert b"REQUEST_TIMEOUT" in data
 
@@ -201,7 +220,7 @@ def test_headers_that_never_finish_are_cut_off(hostile_service, monkeypatch):
     monkeypatch.setattr(http_mod, "HEADER_TIMEOUT_S", 1.0)
     with socket.create_connection(_host_port(hostile_service), timeout=10) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nhost: x\r\n")
-        data = s.recv(65536)
+        data = _response(s)
         assert data.startswith(b"HTTP/1.1 408"), data[:200]
         assert s.recv(65536) == b""  # closed
 

@@ -64,5 +64,5 @@ def test_stats_by_two_keys(api_service, project):
     assert [(r["keys"]["day"], r["keys"]["model"], r["calls"]) for r in rows] == [
         ("2026-01-01", "gpt-4o", 1), ("2026-01-01", "o3-mini", 1), ("2026-01-02", "o3-mini", 1),
         ("2026-01-03", "gpt-4o", 1), ("2026-01-04", "o3-mini", 1)]
-    assert rows[0]["key"] == "2026-01-01"
+    assert rows[0]["key"] == rows[0]["day"] == "2026-01-01" and rows[0]["model"] == "gpt-4o"
     assert client(api_service, key).get("/api/v1/stats", params={"group_by": "day,day"}).status_code == 400

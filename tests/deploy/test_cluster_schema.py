@@ -33,7 +33,7 @@ def test_every_ddl_statement_runs_on_the_cluster():
 def test_every_merge_tree_is_replicated_with_the_macros():
     engines = [re.search(r"ENGINE = (\w+)\((.*?)\)\s*(ORDER|PARTITION|$)", s, re.S) for s in _tables().values()]
     merge_trees = [e for e in engines if e and "MergeTree" in e.group(1)]
-    assert len(merge_trees) == 5  # schema_migrations, spans, trace_meta, requests, llm_calls
+    assert len(merge_trees) == 6  # schema_migrations, spans, trace_meta, requests, llm_calls, pending_ends
     for e in merge_trees:
         assert e.group(1).startswith("Replicated"), e.group(0)
         assert "'{replica}'" in e.group(2)
@@ -55,7 +55,8 @@ def test_engine_matches_the_single_node_table(table, engine):
 def test_each_table_has_a_distributed_twin_sharded_by_trace():
     tables = _tables()
     locals_ = [n for n in tables if n.endswith("_local")]
-    assert sorted(locals_) == ["llm_calls_local", "requests_local", "spans_local", "trace_meta_local"]
+    assert sorted(locals_) == ["llm_calls_local", "pending_ends_local", "requests_local", "spans_local",
+                               "trace_meta_local"]
     for local in locals_:
         twin = tables[local.removesuffix("_local")]
         assert f"AS spanlens.{local}" in twin
