@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from spanlens_pipeline.extensions.api import reads  # noqa: E402
 from spanlens_pipeline.extensions.api.tree import load_trace  # noqa: E402
 from spanlens_pipeline.extensions.storage import Store, queries, schema  # noqa: E402
-from spanlens_pipeline.extensions.api import reads  # noqa: E402
 
 FILL = """
 INSERT INTO spanlens.spans (project_id, organization_id, trace_id, span_id, parent_span_id, name, span_type,

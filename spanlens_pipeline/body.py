@@ -63,11 +63,11 @@ async def read_raw(request: Request, limit: int, *, chunk_timeout_s: float | Non
         wait = min(chunk_timeout, deadline - time.monotonic())
         try:
             if wait <= 0:
-                raise asyncio.TimeoutError
+                raise TimeoutError
             chunk = await asyncio.wait_for(stream.__anext__(), wait)
         except StopAsyncIteration:
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestTimeout("The request body did not arrive in time") from None
         except ClientDisconnect:
             raise ClientGone() from None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .http import HttpServer
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     RECEIVER = "receiver"
     PROCESSOR = "processor"
     EXPORTER = "exporter"

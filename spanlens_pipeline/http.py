@@ -12,15 +12,16 @@ import contextlib
 import logging
 import re
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import orjson
 import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.responses import Response
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from . import errors, health, metrics
 
@@ -186,7 +187,7 @@ class _Protocol(H11Protocol):
 
     _header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._arm()
 
@@ -217,14 +218,15 @@ class _Protocol(H11Protocol):
         if not self.transport.is_closing():
             self._arm()
 
-    def connection_lost(self, exc) -> None:  # type: ignore[no-untyped-def]
+    def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
         buffered = len(getattr(self.conn, "_receive_buffer", b""))
         if buffered > MAX_HEADER_BYTES:
-            payload = _envelope_bytes(431, "HEADERS_TOO_LARGE", f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
+            payload = _envelope_bytes(431, "HEADERS_TOO_LARGE",
+                                      f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
         else:
             payload = _envelope_bytes(400, "BAD_REQUEST", "Invalid HTTP request")
         self.transport.write(payload)
@@ -288,8 +290,8 @@ class HttpServer:
     async def start(self) -> None:
         config = uvicorn.Config(self, host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", server_header=False,
-                                timeout_graceful_shutdown=self._graceful_timeout_s, http=_Protocol,
-                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
+                                timeout_graceful_shutdown=int(self._graceful_timeout_s), http=_Protocol,
+                                timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT_S),
                                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve())
@@ -313,7 +315,7 @@ class _Server(uvicorn.Server):
     """A uvicorn server that leaves signal handling to the service."""
 
     @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self) -> Iterator[None]:
         yield
 
 

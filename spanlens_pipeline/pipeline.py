@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from typing import Iterator
+from collections.abc import Iterator
 
 from . import metrics
 from .component import Consumer, Exporter, Processor

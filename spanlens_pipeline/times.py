@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def iso(ns: int) -> str:

@@ -11,33 +11,11 @@ import uuid
 import pytest
 
 from spanlens_pipeline.extensions.storage import Store, schema
+from tests.support.config import service_config
 
 from .support.running import RunningService, start_service
 
-BASE_CONFIG = """
-extensions:
-  storage:
-    endpoint: chdb://{chdb}
-  keystore:
-    path: {data}/keystore.db
-    bootstrap_default_key: false
-receivers:
-  otlp:
-    endpoint: 127.0.0.1:{port}
-processors:
-  auth:
-  genai:
-  cost:
-exporters:
-  clickhouse:
-service:
-  extensions: [storage, keystore]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [auth, genai, cost]
-      exporters: [clickhouse]
-"""
+BASE_CONFIG = service_config()  # OTLP → auth, genai, cost → clickhouse, on the shared store
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Literal
 
 from spanlens_pipeline.component import Exporter, Factory, Kind
 from spanlens_pipeline.model import Batch, RequestContext
 
-
-@dataclass
-class Config:
-    verbosity: Literal["basic", "detailed"] = "basic"
+from .config import Config
 
 
 class DebugExporter(Exporter):

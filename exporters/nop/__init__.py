@@ -1,15 +1,10 @@
 """Nop exporter: accepts and discards every batch (the baseline for benchmarks)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from spanlens_pipeline.component import Exporter, Factory, Kind
 from spanlens_pipeline.model import Batch, RequestContext
 
-
-@dataclass
-class Config:
-    pass
+from .config import Config
 
 
 class NopExporter(Exporter):

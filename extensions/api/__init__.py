@@ -12,8 +12,9 @@ With ``web_page: true`` (the default) the same endpoint serves the built-in web 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response

@@ -5,6 +5,7 @@ They ask the same questions as the read API (``reads``)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import orjson
 
@@ -55,7 +56,7 @@ def register(sub) -> None:
 def _show(args) -> int:
     cfg = load_config(args)
     trace_id = id_param(args.trace_id, "ID", trace=True)
-    query = component(cfg, Kind.EXTENSION, "storage").named
+    query = _storage(cfg).named
     if args.project:
         try:
             projects = [component(cfg, Kind.EXTENSION, "keystore").open().project(args.project, create=False)[1]]
@@ -95,12 +96,24 @@ def _print_node(node: dict, indent: str, last: bool) -> None:
         _print_node(child, indent + ("   " if last else "│  "), i == len(children) - 1)
 
 
+def _storage(cfg: Any) -> Any:
+    """The storage extension to read: through the running service's sql endpoint when it
+    answers (the embedded store belongs to that service), else the store itself."""
+    from spanlens_pipeline.extensions.sql.cli import live_store
+
+    storage = component(cfg, Kind.EXTENSION, "storage")
+    live = live_store(cfg) if storage.embedded else None
+    if live is not None:
+        storage.use(live)
+    elif storage.config.create_schema:
+        storage.migrate()
+    return storage
+
+
 def _reader(args) -> tuple:
     """The storage extension (schema brought up to date) and the projects asked for."""
     cfg = load_config(args)
-    storage = component(cfg, Kind.EXTENSION, "storage")
-    if storage.config.create_schema:
-        storage.migrate()
+    storage = _storage(cfg)
     projects: list[str] = []
     if args.project:
         try:
@@ -163,4 +176,5 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> None:
         return
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
-        print("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        cells = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        print("  ".join(cells).rstrip())

@@ -61,7 +61,9 @@ REQUEST_DETAIL = {"allOf": [_ref("Request"), _obj({"api_key_id": S, "provider_ke
                                                    "request_body": S, "response_body": S})]}
 SESSION_ROW = _obj({"session_id": S, "user_id": NS, "first_seen": TIME, "last_seen": TIME, "trace_count": I,
                     "input_tokens": I, "output_tokens": I, "total_tokens": I, "total_cost_usd": MONEY})
-STATS_ROW = _obj({"key": S, "day": S, "hour": S, "model": S, "provider": S, "project": S, "user": S, "session": S, "keys": {"type": "object", "additionalProperties": S}, "calls": I, "input_tokens": I, "output_tokens": I, "cache_read_tokens": I,
+STATS_ROW = _obj({"key": S, "day": S, "hour": S, "model": S, "provider": S, "project": S, "user": S, "session": S,
+                  "keys": {"type": "object", "additionalProperties": S}, "calls": I, "input_tokens": I,
+                  "output_tokens": I, "cache_read_tokens": I,
                   "cache_write_tokens": I, "reasoning_tokens": I, "total_tokens": I, "cost_usd": MONEY,
                   "errors": I, "p50_latency_ms": N, "p95_latency_ms": N})
 ERROR = _obj({"error": _obj({"code": S, "message": S, "details": {"type": ["object", "null"]}, "requestId": S})})
@@ -76,7 +78,8 @@ SPEC: dict[str, Any] = {
     "paths": {
         "/api/v1/traces": {"get": {
             "summary": "Traces, newest first (keyset pagination)", "operationId": "listTraces",
-            "parameters": [SINCE, UNTIL, _q("status", "trace status", {"type": "string", "enum": ["ok", "error", "running"]}),
+            "parameters": [SINCE, UNTIL,
+                           _q("status", "trace status", {"type": "string", "enum": ["ok", "error", "running"]}),
                            _q("name", "substring of the trace name, any case"), *COMMON,
                            _q("min_cost", "least total cost in USD"), LIMIT, CURSOR],
             "responses": _ok(_page("Trace"))}},

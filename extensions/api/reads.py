@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import datetime
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -43,15 +44,16 @@ def parse_time(value: str, field_name: str, now: datetime.datetime | None = None
     v = value.strip()
     m = _RELATIVE.match(v.lower())
     if m:
-        now = now or datetime.datetime.now(datetime.timezone.utc)
+        now = now or datetime.datetime.now(datetime.UTC)
         return int((now.timestamp() - int(m.group(1)) * _UNIT_S[m.group(2)]) * 1e9)
     try:
         t = datetime.datetime.fromisoformat(v.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise bad(field_name, "must be ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or relative (7d, 24h, 30m)") from None
+        raise bad(field_name,
+                  "must be ISO 8601 (2026-01-31, 2026-01-31T12:00:00Z) or relative (7d, 24h, 30m)") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.timezone.utc)
-    delta = t - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        t = t.replace(tzinfo=datetime.UTC)
+    delta = t - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
@@ -83,7 +85,7 @@ def decode_cursor(value: str, kinds: tuple[type, ...]) -> list[Any]:
     except (ValueError, orjson.JSONDecodeError):
         raise bad("cursor", "is not a cursor returned by this endpoint") from None
     if (not isinstance(key, list) or len(key) != len(kinds)
-            or not all(isinstance(k, t) and not isinstance(k, bool) for k, t in zip(key, kinds))):
+            or not all(isinstance(k, t) and not isinstance(k, bool) for k, t in zip(key, kinds, strict=False))):
         raise bad("cursor", "is not a cursor returned by this endpoint")
     return key
 
@@ -100,7 +102,7 @@ class Filters:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, args: Mapping[str, str]) -> "Filters":
+    def parse(cls, args: Mapping[str, str]) -> Filters:
         f = cls(args)
         if args.get("since"):
             f.since = parse_time(args["since"], "since")
@@ -335,7 +337,8 @@ def stats(run: Runner, tenant: Tenant | None, org_projects: list[str], f: Filter
             w.add(f"{name} = %({name})s", **{name: f.extra[name]})
     rows = run("stats", w.text, by=by[0], by2=by[1] if len(by) > 1 else "", **w.params)
     return {"data": [{
-        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]))), **dict(zip(by, (r["key"], r["key2"]))),
+        "key": r["key"], "keys": dict(zip(by, (r["key"], r["key2"]), strict=False)),
+        **dict(zip(by, (r["key"], r["key2"]), strict=False)),
         "calls": r["calls"], "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
         "cache_read_tokens": r["cache_read_tokens"], "cache_write_tokens": r["cache_write_tokens"],
         "reasoning_tokens": r["reasoning_tokens"], "total_tokens": r["total_tokens"],

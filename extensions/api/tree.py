@@ -6,7 +6,8 @@ root with ``"orphan": true``; so is a span caught in a parent cycle. Shared by
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import ConfigError
@@ -10,22 +9,12 @@ from spanlens_pipeline.model import Tenant
 
 from . import cli, crypto
 from .auth import authenticate, key_from_headers
+from .config import Config
 from .provider_keys import ProviderKey, ProviderKeys
 from .store import KeyInfo, KeyStore, KeyStoreError, hash_key
 
 __all__ = ["KeyStore", "KeyStoreError", "KeyInfo", "KeystoreExtension", "Config", "authenticate", "factory",
            "hash_key", "key_from_headers", "ProviderKey", "ProviderKeys"]
-
-
-@dataclass
-class Config:
-    path: str = "./data/keystore.db"
-    # On the first start with no key at all, create a full key for project "default" and print it once.
-    bootstrap_default_key: bool = True
-
-    def validate(self, path: str) -> None:
-        if not self.path:
-            raise ConfigError(f"{path}::path", "must not be empty")
 
 
 class KeystoreExtension(Extension):

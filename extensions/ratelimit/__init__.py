@@ -6,7 +6,6 @@ end_user)`` before any upstream call; see README.md for the layers and headers.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of

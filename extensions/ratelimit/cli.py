@@ -1,7 +1,6 @@
 """``limits``: set, list and clear runtime rate limits (a running service sees them at once)."""
 from __future__ import annotations
 
-
 from spanlens_pipeline.cli.common import CommandError, add_config_option, component, load_config
 from spanlens_pipeline.component import Kind
 from spanlens_pipeline.config import Config

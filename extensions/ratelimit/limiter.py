@@ -17,8 +17,8 @@ import math
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from spanlens_pipeline.errors import RateLimited
 from spanlens_pipeline.metrics import counter
@@ -47,7 +47,7 @@ class Policy:
     multiplier: float
 
     @classmethod
-    def of(cls, plan_name: str, plan: Plan, org: Organization) -> "Policy":
+    def of(cls, plan_name: str, plan: Plan, org: Organization) -> Policy:
         limit = plan.monthly_requests
         overage = org.allow_overage and plan_name != "free"
         cap = None if limit is None else int(limit * org.overage_cap_multiplier) if overage else limit
@@ -111,7 +111,7 @@ class Limiter:
         return self._policies.get(organization_id, self._default)
 
     def _roll_month(self, wall: float) -> None:
-        d = datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
+        d = datetime.datetime.fromtimestamp(wall, datetime.UTC)
         start = calendar.timegm((d.year, d.month, 1, 0, 0, 0))
         end = calendar.timegm((d.year + d.month // 12, d.month % 12 + 1, 1, 0, 0, 0))
         if start != self.month_start:
@@ -151,7 +151,7 @@ class Limiter:
             used = self.used.get(org, 0)  # other calls of this process may have counted meanwhile
             if policy.cap is not None and used >= policy.cap:
                 self._deny_quota(policy, used, out.wall)
-            hits = [(key, tat, lim) for (key, lim), tat in zip(applicable, out.tats)]
+            hits = [(key, tat, lim) for (key, lim), tat in zip(applicable, out.tats, strict=True)]
             return self._admit(tenant, policy, used, hits, out.now, out.wall, out.ceiling_over, out.ceiling_tat)
 
     def _begin(self, tenant: Tenant) -> tuple[int, float, Policy, int]:
@@ -252,11 +252,11 @@ class Limiter:
         with self._lock:
             now = self.mono()
             idle = [k for k, (tat, _) in self.buckets.items() if tat <= now]
-            idle_orgs = [k for k, tat in self.ceilings.items() if tat <= now]
+            idle_orgs = [org for org, tat in self.ceilings.items() if tat <= now]
             for k in idle:
                 del self.buckets[k]
-            for k in idle_orgs:
-                del self.ceilings[k]
+            for org in idle_orgs:
+                del self.ceilings[org]
             return len(idle) + len(idle_orgs)
 
     def merge_counts(self, counts: dict[str, int], month_start: int) -> None:

@@ -143,3 +143,22 @@ def _table(names: list[str], rows: Iterable[list[str]], out: Any) -> None:
     out.write(line(["-" * w for w in widths]) + "\n")
     for row in rows:
         out.write(line(row) + "\n")
+
+
+def live_store(cfg: Any) -> Any | None:
+    """A read-only ``Store`` through the running service's sql endpoint, if the config has a sql
+    extension whose endpoint answers (the embedded store belongs to that service); else None."""
+    from spanlens_pipeline.extensions.storage import Store
+
+    sql_cfg = next((c.config for c in cfg.of_kind(Kind.EXTENSION)
+                    if c.factory.type == "sql" and c.id in cfg.extensions), None)
+    if sql_cfg is None:
+        return None
+    base = _base_url(sql_cfg.endpoint)
+    if not _answers(base):
+        return None
+    secret = sql_cfg.password or password.read(sql_cfg.password_file)
+    if not secret:
+        raise CommandError(f"the sql endpoint {base} answers, but there is no password in the config "
+                           f"or in {sql_cfg.password_file}")
+    return Store(base, sql_cfg.username, secret, send_receive_timeout_s=sql_cfg.max_execution_time + 30)

@@ -55,17 +55,18 @@ def _available_encodings() -> tuple[str, ...]:
     return (*out, "gzip", "deflate")
 
 
-def _zstd():  # type: ignore[no-untyped-def]
+def _zstd():
     try:
-        from compression import zstd  # type: ignore[import-not-found]
+        from compression import zstd
     except ImportError:
-        from backports import zstd  # type: ignore[no-redef]
+        from backports import zstd
     return zstd
 
 
 _FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _QUERY_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8", "TSV": "text/tab-separated-values; charset=UTF-8",
+_CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8",
+                  "TSV": "text/tab-separated-values; charset=UTF-8",
                   "CSV": "text/csv; charset=UTF-8", "CSVWithNames": "text/csv; charset=UTF-8"}
 
 
@@ -158,7 +159,7 @@ class Protocol:
         if self._slots.locked():
             raise ClickHouseException(202, "Too many simultaneous queries on the sql endpoint; retry later")
         async with self._slots:
-            result, body = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+            result, payload = await asyncio.get_running_loop().run_in_executor(self._pool, work)
         headers["X-ClickHouse-Format"] = fmt
         headers["X-ClickHouse-Summary"] = orjson.dumps({
             "read_rows": str(result.rows_read), "read_bytes": str(result.bytes_read), "written_rows": "0",
@@ -168,7 +169,7 @@ class Protocol:
             headers["Content-Encoding"] = encoding
         media = _CONTENT_TYPES.get(fmt) or ("application/json; charset=UTF-8" if fmt.startswith("JSON")
                                             else "text/plain; charset=UTF-8")
-        return Response(body, headers=headers, media_type=media)
+        return Response(payload, headers=headers, media_type=media)
 
     def _authenticate(self, request: Request) -> None:
         h, q = request.headers, request.query_params

@@ -39,6 +39,10 @@ class StorageExtension(Extension):
             self._store = self.open()
         return self._store
 
+    def use(self, store: Store) -> None:
+        """Read through ``store`` instead (the CLI, while a running service owns the embedded store)."""
+        self._store = store
+
     def open(self) -> Store:
         cfg = self.config
         return Store(cfg.endpoint, cfg.username, cfg.password, cfg.settings,

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from spanlens_pipeline.model import SpanRecord
 

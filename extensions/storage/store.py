@@ -11,7 +11,8 @@ import errno
 import logging
 import os
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -88,7 +89,7 @@ class Store:
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
         names = result.column_names
-        return [dict(zip(names, row)) for row in result.result_rows]
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
     def insert_json(self, table: str, columns: Iterable[str], body: bytes,
                     fmt: str = "JSONCompactEachRow") -> None:

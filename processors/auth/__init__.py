@@ -1,16 +1,11 @@
 """Auth processor: authenticates the request's Spanlens key and stamps its tenant on every record."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings, extension_of
 from spanlens_pipeline.extensions.keystore import KeystoreExtension
 from spanlens_pipeline.model import Batch, RequestContext
 
-
-@dataclass
-class Config:
-    keystore: str = "keystore"  # id of the keystore extension
+from .config import Config
 
 
 class AuthProcessor(Processor):

@@ -11,18 +11,18 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from spanlens_pipeline.amounts import SERVICE_TIER_MULTIPLIERS, decimal_of
 from spanlens_pipeline.errors import PriceError
 from spanlens_pipeline.processors.genai.providers import canonical_provider
 
 PER_MILLION = Decimal(1_000_000)
 COST_SCALE = Decimal("1e-12")  # the scale of the cost columns (Decimal(18, 12))
 BOUNDARIES = "-@:"  # a model id continues a price key only after one of these
-SERVICE_TIERS = {"default": Decimal(1), "standard": Decimal(1), "auto": Decimal(1), "scale": Decimal(1),
-                 "batch": Decimal("0.5"), "flex": Decimal("0.5"), "priority": Decimal("1.8")}
+SERVICE_TIERS = SERVICE_TIER_MULTIPLIERS
 _RATE_KEYS = ("input", "output", "cache_read", "cache_write")
 _ROW_KEYS = frozenset({"provider", "model", *_RATE_KEYS, "long_context", "effective_from", "note"})
 
@@ -58,12 +58,9 @@ class Price:
 
 def money(value: Any, where: str) -> Decimal:
     """A non-negative price from JSON/YAML (number or decimal string)."""
-    if isinstance(value, bool):
+    d = decimal_of(value)
+    if d is None:
         raise PriceError(f"{where}: expected a price, got {value!r}")
-    try:
-        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise PriceError(f"{where}: expected a price, got {value!r}") from None
     if not d.is_finite() or d < 0:
         raise PriceError(f"{where}: a price must be a non-negative number, got {value!r}")
     return d

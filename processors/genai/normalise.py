@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanlens_pipeline.amounts import token_count
 from spanlens_pipeline.model import SOURCE_OTLP, SPAN_TYPES, SpanRecord
 from spanlens_pipeline.semconv import OPERATION_SPAN_TYPE
 
@@ -19,7 +20,6 @@ from .messages import MESSAGE_KEYS, extract
 from .providers import canonical_provider
 
 FLAG_INVALID_USAGE = "invalid_usage"
-MAX_TOKENS = 10**10  # no single call uses ten billion tokens: larger counts are garbage
 
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 REQUEST_MODEL_KEYS = ("gen_ai.request.model", "llm.request.model", "ai.model.id", "model", "embedding.model_name")
@@ -95,26 +95,6 @@ def _first_str(attrs: dict[str, Any], keys: list[str]) -> str | None:
         elif isinstance(value, int) and not isinstance(value, bool):
             return str(value)
     return None
-
-
-def token_count(value: Any) -> int | None:
-    """A token count from an attribute value; None if it is not a sane count."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, float):
-        if not value.is_integer():
-            return None
-        n = int(value)
-    elif isinstance(value, str):
-        s = value.strip()
-        if not (s.isascii() and s.isdigit() and len(s) <= 19):
-            return None
-        n = int(s)
-    else:
-        return None
-    return n if 0 <= n <= MAX_TOKENS else None
 
 
 def _tokens(attrs: dict[str, Any], keys: list[str] | None, span: SpanRecord) -> tuple[int | None, str | None]:

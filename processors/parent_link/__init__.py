@@ -12,20 +12,15 @@ as soon as its parent row exists.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings, extension_of
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.ids import canonical_id
 from spanlens_pipeline.model import SOURCE_INGEST, SOURCE_OTLP, Batch, RequestContext, SpanRecord
 
+from .config import Config
+
 FLAG_SELF_PARENT = "parent_self_reference"
 FLAG_BAD_PARENT = "parent_id_invalid"
-
-
-@dataclass
-class Config:
-    storage: str = "storage"  # id of the storage extension asked which trace a span belongs to
 
 
 class ParentLinkProcessor(Processor):

@@ -11,33 +11,19 @@ truncation, so previews are masked too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from spanlens_pipeline.component import Factory, Kind, Processor, Settings
-from spanlens_pipeline.confschema import ByteSize
-from spanlens_pipeline.errors import ConfigError
 from spanlens_pipeline.model import Batch, RequestContext
+
+from .config import Config
 
 # Key shapes, longest prefix first; the prefix is kept, the secret part becomes ***.
 _KEY_RE = re.compile(r"(sl_live_|sk-ant-|sk-proj-|sk-|AIza)[A-Za-z0-9_\-]{12,}")
 _KEY_HINTS = ("sl_live_", "sk-", "AIza")
 NOTE = "body larger than the storage limit; only a preview is kept"
-
-
-@dataclass
-class Config:
-    max_body_size: ByteSize = ByteSize(64 * 1024)
-    preview_chars: int = 2048
-    mask_api_keys: bool = True
-
-    def validate(self, path: str) -> None:
-        if self.max_body_size < 1:
-            raise ConfigError(f"{path}::max_body_size", "must be positive")
-        if self.preview_chars < 0:
-            raise ConfigError(f"{path}::preview_chars", "must not be negative")
 
 
 def mask_keys(text: str) -> str:

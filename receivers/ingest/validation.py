@@ -6,11 +6,12 @@ typed 400 (``VALIDATION_FAILED`` naming the field). An empty string counts as ab
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from spanlens_pipeline.amounts import money, token_count
 from spanlens_pipeline.errors import InvalidJsonBody, ValidationFailed
 from spanlens_pipeline.ids import id_param, uuid_form
 from spanlens_pipeline.limits import DEFAULT, depth_of
@@ -85,7 +86,7 @@ def time_ns(doc: dict[str, Any], field: str) -> int | None:
     except ValueError:
         raise _fail(field, f"{field} must be a valid ISO date") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
+        dt = dt.replace(tzinfo=datetime.UTC)
     delta = dt - EPOCH
     ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     if not 0 <= ns <= MAX_TIME_NS:
@@ -140,11 +141,10 @@ def count(doc: dict[str, Any], field: str) -> int | None:
     value = doc.get(field)
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+    n = token_count(value, text=False, limit=MAX_COUNT)
+    if n is None:
         raise _fail(field, f"{field} must be a non-negative integer")
-    return value
+    return n
 
 
 def cost(doc: dict[str, Any], field: str) -> Decimal | None:
@@ -153,10 +153,7 @@ def cost(doc: dict[str, Any], field: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"{field} must be a number")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _fail(field, f"{field} must be a number") from None
-    if not amount.is_finite() or not 0 <= amount < MAX_COST_USD:
+    amount = money(value)
+    if amount is None or amount >= MAX_COST_USD:
         raise _fail(field, f"{field} must be at least 0 and below {MAX_COST_USD}")
     return amount.quantize(Decimal("1e-12"))

@@ -14,10 +14,9 @@ from typing import Any
 import orjson
 
 from spanlens_pipeline.errors import MalformedPayload
+from spanlens_pipeline.limits import check_depth
 from spanlens_pipeline.model import SOURCE_OTLP, Batch, SpanRecord
 from spanlens_pipeline.semconv import SPAN_KIND_NAMES, STATUS_NAMES, span_type_for_operation
-
-from spanlens_pipeline.limits import check_depth
 
 from .limits import (
     FLAG_ATTRIBUTES_DROPPED,
@@ -40,6 +39,11 @@ _HEX = frozenset("0123456789abcdef")
 class _BadSpan(Exception):
     pass
 
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object field, or an empty one when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
 
 def _id(value: Any, nbytes: int, required: bool) -> str | None:
     """A hex id of ``nbytes`` bytes (lower-cased). Base64 of the right length is also accepted."""
@@ -207,7 +211,8 @@ def decode(body: bytes, limits: Limits) -> Batch:
     if not isinstance(doc, dict):
         raise MalformedPayload("Request body must be a JSON object (ExportTraceServiceRequest)")
     batch = Batch()
-    rejected, reasons = 0, []
+    rejected = 0
+    reasons: list[str] = []
     for rs in _list(doc, "resourceSpans"):
         if not isinstance(rs, dict):
             raise MalformedPayload("'resourceSpans' items must be objects")
@@ -221,7 +226,7 @@ def decode(body: bytes, limits: Limits) -> Batch:
         for ss in _list(rs, "scopeSpans"):
             if not isinstance(ss, dict):
                 raise MalformedPayload("'scopeSpans' items must be objects")
-            scope = ss.get("scope") if isinstance(ss.get("scope"), dict) else {}
+            scope = _obj(ss.get("scope"))
             scope_flags = list(res_flags)
             scope_name = _text(scope.get("name"), limits.max_scope_length, scope_flags)
             scope_version = _text(scope.get("version"), limits.max_scope_length, scope_flags)
@@ -251,7 +256,7 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
             flags.append(FLAG_EVENTS_DROPPED)
             raw_events = raw_events[: limits.max_events]
         events = [{"time_unix_nano": _int(e.get("timeUnixNano")),
-                   "name": e.get("name")[:limits.max_value_length] if isinstance(e.get("name"), str) else "",
+                   "name": _text(e.get("name"), limits.max_value_length) or "",
                    "attributes": _span_attributes(e.get("attributes"), limits, flags)}
                   for e in raw_events if isinstance(e, dict)]
     links = None
@@ -264,7 +269,7 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
                   "trace_state": _text(l.get("traceState"), limits.max_scope_length) or "",
                   "attributes": _span_attributes(l.get("attributes"), limits, flags)}
                  for l in raw_links if isinstance(l, dict)]
-    status = sp.get("status") if isinstance(sp.get("status"), dict) else {}
+    status = _obj(sp.get("status"))
     code = _int(status.get("code"))
     kind = _int(sp.get("kind"))
     name = sp.get("name")
@@ -273,7 +278,8 @@ def _span(sp: Any, res_attrs: dict, service: str | None, scope_name: str | None,
     return SpanRecord(
         trace_id=_id(sp.get("traceId"), 16, True), span_id=_id(sp.get("spanId"), 8, True),  # type: ignore[arg-type]
         parent_span_id=_id(sp.get("parentSpanId"), 8, False),
-        name=name[:limits.max_value_length] if isinstance(name, str) else "", kind=SPAN_KIND_NAMES[kind] if 0 <= kind < 6 else "unspecified",
+        name=name[:limits.max_value_length] if isinstance(name, str) else "",
+        kind=SPAN_KIND_NAMES[kind] if 0 <= kind < 6 else "unspecified",
         span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
         service_name=service, scope_name=scope_name, scope_version=scope_version,
         start_time=timestamp(_int(sp.get("startTimeUnixNano")), flags),

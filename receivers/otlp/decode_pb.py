@@ -159,7 +159,8 @@ def decode(body: bytes, limits: Limits) -> Batch:
                 spans.append(SpanRecord(
                     trace_id=tid.hex(), span_id=sid.hex(),
                     parent_span_id=pid.hex() if pid and pid != _ZERO8 else None,
-                    name=sp.name[:limits.max_value_length], kind=kind_names[sp.kind] if 0 <= sp.kind < 6 else "unspecified",
+                    name=sp.name[:limits.max_value_length],
+                    kind=kind_names[sp.kind] if 0 <= sp.kind < 6 else "unspecified",
                     span_type=span_type_for_operation(op), operation=op if isinstance(op, str) else None,
                     service_name=service, scope_name=scope_name, scope_version=scope_version,
                     start_time=timestamp(start, flags), end_time=timestamp(end, flags),

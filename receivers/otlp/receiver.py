@@ -3,24 +3,23 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
+from starlette.requests import Request
+from starlette.responses import Response
 
 from spanlens_pipeline import metrics
+from spanlens_pipeline.body import read_body
 from spanlens_pipeline.component import Host, Receiver, Settings
 from spanlens_pipeline.errors import UnsupportedMediaType
 from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
+from spanlens_pipeline.limits import Limits
 from spanlens_pipeline.model import Batch, RequestContext
 
 from . import decode_json, decode_pb
-from spanlens_pipeline.body import read_body
 from .config import Config
-from spanlens_pipeline.limits import Limits
 
 PROTOBUF = "application/x-protobuf"
 PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf"})
@@ -36,8 +35,10 @@ class OtlpReceiver(Receiver):
         super().__init__(settings, config)
         self.limits: Limits = config.limits
         self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
-        self.refused = metrics.counter("spanlens_receiver_refused_spans_total", "Spans refused by a processor or exporter")
-        self.rejected = metrics.counter("spanlens_receiver_rejected_spans_total", "Invalid spans reported in partialSuccess")
+        self.refused = metrics.counter("spanlens_receiver_refused_spans_total",
+                                       "Spans refused by a processor or exporter")
+        self.rejected = metrics.counter("spanlens_receiver_rejected_spans_total",
+                                        "Invalid spans reported in partialSuccess")
 
     async def start(self, host: Host) -> None:
         host.http(self.config.endpoint).add_route(self.config.traces_url_path, self.handle, ["POST"])

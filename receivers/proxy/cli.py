@@ -54,7 +54,7 @@ def _add(args) -> int:
     try:
         enc_key = crypto.key_from_env()
     except ValueError as exc:
-        raise CommandError(str(exc))
+        raise CommandError(str(exc)) from None
     if enc_key is None:
         raise CommandError(f"{crypto.ENV_VAR} is not set; provider keys are stored encrypted under it")
     secret = _read_secret()
@@ -64,7 +64,7 @@ def _add(args) -> int:
         try:
             crypto.decrypt(enc_key, secret)
         except crypto.DecryptError as exc:
-            raise CommandError(f"the ciphertext does not decrypt under {crypto.ENV_VAR}: {exc}")
+            raise CommandError(f"the ciphertext does not decrypt under {crypto.ENV_VAR}: {exc}") from None
         token = secret
     else:
         token = crypto.encrypt(enc_key, secret)

@@ -14,17 +14,27 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response as HttpResponse
 
-from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
 from spanlens_pipeline import body as body_mod
-from spanlens_pipeline.errors import (RequestTimeout, DecryptFailed, InvalidJsonBody, MethodNotAllowed, NoProviderKey, NotFound,
-                                      PayloadTooLarge, UpstreamFailed, UpstreamTimeout)
+from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
+from spanlens_pipeline.errors import (
+    DecryptFailed,
+    InvalidJsonBody,
+    MethodNotAllowed,
+    NoProviderKey,
+    NotFound,
+    PayloadTooLarge,
+    RequestTimeout,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
 from spanlens_pipeline.http import REQUEST_ID, json_response
 from spanlens_pipeline.limits import DEFAULT, depth_of
@@ -81,7 +91,7 @@ class ProxyReceiver(Receiver):
         if self.upstream:
             await self.upstream.close()
 
-    async def key_info(self, request: Request) -> Response:
+    async def key_info(self, request: Request) -> HttpResponse:
         tenant = self.keystore.authenticate(dict(request.headers), write=False)
         return json_response({"data": {"projectId": tenant.project_id, "projectName": tenant.project_name,
                                        "providers": self.keys.providers(tenant.api_key_id),
@@ -198,7 +208,8 @@ class ProxyReceiver(Receiver):
                 return await self.upstream.request(method, url, params, out, content)  # type: ignore[union-attr]
         except TimeoutError:
             raise UpstreamTimeout(f"{provider.name} did not answer within {int(self.timeout_s * 1000)} ms",
-                                  details={"provider": provider.name, "timeoutMs": int(self.timeout_s * 1000)}) from None
+                                  details={"provider": provider.name,
+                                           "timeoutMs": int(self.timeout_s * 1000)}) from None
         except (UpstreamError, OSError) as exc:
             raise UpstreamFailed(f"Could not reach {provider.name}: {type(exc).__name__}: {exc}",
                                  details={"provider": provider.name}) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from typing import Deque
 from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
@@ -29,12 +28,12 @@ class UpstreamError(Exception):
 class Response:
     """An answer whose headers are in; the body is read with ``read_chunk``."""
 
-    def __init__(self, conn: "_Conn") -> None:
+    def __init__(self, conn: _Conn) -> None:
         self._conn = conn
         self.status = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.headers: dict[str, str] = {}
-        self._chunks: Deque[bytes] = collections.deque()
+        self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._waiter: asyncio.Future | None = None
         self.complete = False  # every body byte has been received
@@ -80,7 +79,7 @@ class Response:
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, pool: "Upstream", origin: tuple) -> None:
+    def __init__(self, pool: Upstream, origin: tuple) -> None:
         self.pool, self.origin = pool, origin
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)

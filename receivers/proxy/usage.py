@@ -8,11 +8,15 @@ A provider module supplies a ``Parser``: ``body(obj)`` reads a whole JSON answer
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator, Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
-SERVICE_TIERS = frozenset(("default", "standard", "auto", "flex", "priority", "scale", "batch"))
+from spanlens_pipeline.amounts import money, token_count
+from spanlens_pipeline.amounts import service_tier as tier
+
+__all__ = ["Usage", "Accumulator", "Parser", "count", "add", "tier", "money", "sse_events", "json_array_events"]
 
 
 @dataclass(slots=True)
@@ -48,33 +52,13 @@ class Parser(Protocol):
 
 
 def count(value: Any) -> int | None:
-    """A token count, or None when absent or not a non-negative integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        return None
-    return int(value)
+    """A token count from a provider's usage object (numbers only), or None."""
+    return token_count(value, text=False)
 
 
 def add(*values: int | None) -> int | None:
     known = [v for v in values if v is not None]
     return sum(known) if known else None
-
-
-def tier(value: Any) -> str | None:
-    """A recognised service tier (Gemini's ``..._FLEX`` constants included), else None."""
-    if not isinstance(value, str):
-        return None
-    v = value.strip().lower().rsplit("_", 1)[-1]
-    return v if v in SERVICE_TIERS else None
-
-
-def money(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() and d >= 0 else None
 
 
 def sse_events(raw: bytes) -> Iterator[dict[str, Any]]:

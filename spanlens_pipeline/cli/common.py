@@ -18,7 +18,7 @@ DEFAULT_CONFIG = os.path.join("config", "default.yaml")
 
 def utc_text(timestamp: float) -> str:
     """A Unix time as ``YYYY-MM-DD HH:MM:SS`` (UTC), for listings."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

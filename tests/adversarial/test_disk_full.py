@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from spanlens_pipeline.extensions.keystore import KeyStore
-from tests.receivers.otlp_payloads import kv, pb_request, pb_span
+from tests.support.otlp import kv, pb_request, pb_span
 from tests.support.running import REPO, free_port, run_cli, wait_http
 
 CONFIG = """

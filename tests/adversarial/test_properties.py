@@ -20,7 +20,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from spanlens_pipeline.processors.memory_limiter import rss_bytes
-from tests.receivers.otlp_payloads import pb_request, pb_span
+from tests.support.otlp import pb_request, pb_span
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
 ROUTES = ["/v1/traces", "/ingest/traces", "/ingest/traces/{id}/spans", "/ingest/spans/{id}",

@@ -15,7 +15,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spanlens_pipeline import body as body_mod
 from spanlens_pipeline import http as http_mod
-from tests.receivers.otlp_payloads import json_request, json_span, pb_request, pb_span
+from tests.support.otlp import json_request, json_span, pb_request, pb_span
 
 PB = {"content-type": "application/x-protobuf"}
 JS = {"content-type": "application/json"}

@@ -7,7 +7,7 @@ import httpx
 
 from spanlens_pipeline.extensions.keystore import KeyStore
 
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 
 T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 

@@ -9,7 +9,7 @@ import sys
 import httpx
 import orjson
 
-from ..receivers.otlp_payloads import pb_request
+from ..support.otlp import pb_request
 from ..support.running import REPO, free_port, run_cli, wait_http
 from .helpers import T0, llm_trace
 

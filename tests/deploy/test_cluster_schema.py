@@ -97,6 +97,7 @@ def test_single_node_rendering_is_what_migrate_runs(store):
     store.command(f"DROP DATABASE {db}")
 
 
+@pytest.mark.slow
 def test_migrate_dry_run_prints_the_cluster_ddl():
     out = run_cli("migrate", "--dry-run", config=str(REPO / "config" / "cluster.yaml"),
                   env={"CLICKHOUSE_CLUSTER": "prod", "CLICKHOUSE_ENDPOINT": "http://127.0.0.1:1"})
@@ -119,8 +120,7 @@ def test_ttl_on_a_cluster_goes_to_the_local_tables():
     import logging
 
     from spanlens_pipeline.component import Settings
-    from spanlens_pipeline.extensions.storage import StorageExtension
-    from spanlens_pipeline.extensions.storage import queries
+    from spanlens_pipeline.extensions.storage import StorageExtension, queries
 
     def ext(cluster: str) -> StorageExtension:
         return StorageExtension(Settings("storage", logging.getLogger("storage")), StorageConfig(endpoint="http://h:8123", cluster=cluster))

@@ -1,3 +1,4 @@
+
 """The Docker files checked statically: compose against the Compose specification schema, the
 Dockerfile through hadolint and the image rules this project keeps."""
 from __future__ import annotations
@@ -8,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
@@ -19,12 +21,14 @@ def _tool(name: str) -> str:
     return str(path) if path.exists() else (shutil.which(name) or name)
 
 
+@pytest.mark.slow
 def test_compose_file_matches_the_compose_spec():
     out = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
                           str(DOCKER / "compose.yaml")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_compose_schema_check_rejects_a_broken_file(tmp_path):
     bad = tmp_path / "compose.yaml"
     bad.write_text("services:\n  x:\n    image: a\n    ports: 4318\n    restart_policy: sometimes\n")
@@ -62,6 +66,7 @@ def test_env_example_names_what_the_services_read():
         assert f"env:{name}" in server and "${" + name + "}" in ds
 
 
+@pytest.mark.slow
 def test_dockerfile_passes_hadolint():
     out = subprocess.run([_tool("hadolint"), "--no-color", str(DOCKER / "Dockerfile")],
                          capture_output=True, text=True, timeout=120)

@@ -49,6 +49,7 @@ def test_spans_reach_a_clickhouse_server_over_http(service_factory, clickhouse_h
     assert versions and versions[0] == (1,)
 
 
+@pytest.mark.slow
 def test_start_up_waits_for_a_server_that_comes_up_later(service_factory, tmp_path, project):
     port = free_port()
     proc: list[subprocess.Popen] = []

@@ -11,7 +11,7 @@ import clickhouse_connect
 import httpx
 
 from ..conftest import BASE_CONFIG
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 from ..support.running import REPO, free_port, wait_http
 
 PB = {"content-type": "application/x-protobuf"}

@@ -6,7 +6,7 @@ import os
 
 import orjson
 
-from ..receivers.otlp_payloads import json_request, json_span
+from ..support.otlp import json_request, json_span
 
 
 def _attrs(**kv) -> list[dict]:

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 from ..support.running import REPO, free_port, run_cli, wait_http
 
 PB = {"content-type": "application/x-protobuf"}
@@ -40,6 +40,7 @@ def _post(url: str, key: str, spans=None) -> httpx.Response:
                       headers={**PB, "authorization": f"Bearer {key}"}, timeout=30)
 
 
+@pytest.mark.slow
 def test_first_start_key_cli_keys_live_and_graceful_stop(running):
     proc, url, env = running
     # the bootstrap key is printed once on the first start
@@ -114,6 +115,7 @@ def test_first_start_key_cli_keys_live_and_graceful_stop(running):
     assert counts == {t: 50 for t in acknowledged}
 
 
+@pytest.mark.slow
 def test_validate_and_migrate_commands(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((REPO / "config" / "default.yaml").read_text().replace("endpoint: chdb://", "endpont: chdb://"))
@@ -127,6 +129,7 @@ def test_validate_and_migrate_commands(tmp_path):
     assert again.returncode == 0 and "applied" not in again.stdout and "up to date" in again.stdout
 
 
+@pytest.mark.slow
 def test_kill_9_after_the_answer_loses_nothing(running):
     proc, url, env = running
     proc.stdout.readline()

@@ -1,3 +1,4 @@
+
 """``spanlens-pipeline traces show`` reads the embedded store after the service stopped."""
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import sys
 import uuid
 
 import orjson
+import pytest
 from spanlens import SpanlensClient
 
 from ..support.running import REPO, free_port, run_cli, wait_http
 
 
+@pytest.mark.slow
 def test_traces_show_after_the_service_stopped(tmp_path):
     port = free_port()
     env = {**os.environ, "SPANLENS_DATA_DIR": str(tmp_path / "data"), "SPANLENS_ENDPOINT": f"127.0.0.1:{port}",

@@ -7,7 +7,7 @@ import uuid
 
 from spanlens_pipeline.ids import uuid_form
 
-from ..receivers.otlp_payloads import json_request, json_span
+from ..support.otlp import json_request, json_span
 from .helpers import client, flatten, get_trace, project_id
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from .helpers import client, flatten, get_trace
 
-BASE = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)
+BASE = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)
 N_SPANS = 20
 
 

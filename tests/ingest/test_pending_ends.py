@@ -11,7 +11,7 @@ import uuid
 from .conftest import INGEST_CONFIG
 from .helpers import client, project_id
 
-BASE = datetime.datetime(2025, 4, 1, 9, 0, tzinfo=datetime.timezone.utc)
+BASE = datetime.datetime(2025, 4, 1, 9, 0, tzinfo=datetime.UTC)
 
 
 def _at(ms: int) -> str:

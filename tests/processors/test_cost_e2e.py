@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from .otlp import send, stored
+from ..support.otlp import send, stored
 
 
 @pytest.fixture

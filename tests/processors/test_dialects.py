@@ -6,7 +6,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from .otlp import send, stored
+from ..support.otlp import send, stored
 
 # One Anthropic call: 8,000 plain + 1,000 cache-read + 1,000 cache-write input tokens, 500 out.
 SEMCONV = {

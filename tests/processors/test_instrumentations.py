@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ..support.openai_stub import RESPONSE_MODEL, OpenAIStub
-from .otlp import stored
+from ..support.otlp import stored
 
 
 def _openllmetry():

@@ -5,13 +5,12 @@ import httpx
 
 from spanlens_pipeline.processors.memory_limiter import rss_bytes
 
-from ..conftest import BASE_CONFIG
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.config import BASE, service_config
+from ..support.otlp import pb_request, pb_span
 
 
 def _config(limit_mib: int) -> str:
-    return (BASE_CONFIG.replace("processors:\n  auth:", f"processors:\n  memory_limiter:\n    limit_mib: {limit_mib}\n  auth:")
-            .replace("processors: [auth", "processors: [memory_limiter, auth"))
+    return service_config(processors={"memory_limiter": {"limit_mib": limit_mib}, **BASE["processors"]})
 
 
 def test_over_the_limit_is_a_retryable_503_and_under_it_passes(service_factory, project):

@@ -18,8 +18,9 @@ from spanlens_pipeline.processors.cost.config import Config
 from spanlens_pipeline.processors.cost.pricing import PriceTable, shipped
 
 from ..conftest import BASE_CONFIG
+from ..support.config import service_config
+from ..support.otlp import send, stored
 from ..support.running import run_cli
-from .otlp import send, stored
 
 TABLE = PriceTable([shipped()])
 
@@ -184,6 +185,7 @@ LITELLM = {
 }
 
 
+@pytest.mark.slow
 def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_factory, store, project):
     src = tmp_path / "model_prices_and_context_window.json"
     src.write_text(json.dumps(LITELLM))
@@ -195,7 +197,7 @@ def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_f
     assert rows["acme-chat-1"]["input"] == "0.4" and rows["acme-chat-1"]["cache_read"] == "0.1"
     assert rows["claude-long-9"]["long_context"] == {"threshold": 200000, "input": "6", "output": "22.5"}
 
-    rs = service_factory(BASE_CONFIG.replace("\n  cost:\n", f"\n  cost:\n    prices_file: {out}\n"))
+    rs = service_factory(service_config(processors={"auth": None, "genai": None, "cost": {"prices_file": out}}))
     key = rs.new_key(project)
     t = send(rs, key, {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
                        "gen_ai.request.model": "claude-long-9", "gen_ai.usage.input_tokens": 200_001,
@@ -203,6 +205,7 @@ def test_prices_import_reads_litellm_and_the_service_uses_it(tmp_path, service_f
     assert stored(store, t)["cost_usd"] == Decimal("1.222506")  # 200,001 × 6 + 1,000 × 22.5, per 1M
 
 
+@pytest.mark.slow
 def test_prices_lookup_and_import_errors(tmp_path):
     r = run_cli("prices", "lookup", "azure", "gpt-4o-2024-08-06", "--config", str(tmp_path / "none.yaml"))
     assert r.returncode == 0 and "openai:gpt-4o " in r.stdout and "input 2.50" in r.stdout

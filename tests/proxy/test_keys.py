@@ -1,3 +1,4 @@
+
 """Provider keys: the ciphertext layout, the CLI (secret from stdin, never echoed), key-info."""
 from __future__ import annotations
 
@@ -5,6 +6,7 @@ import base64
 import os
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from spanlens_pipeline.extensions.keystore import crypto
@@ -34,6 +36,7 @@ def test_decrypt_failures_are_errors_never_empty():
         raise AssertionError(f"decrypt({value!r}) did not fail")
 
 
+@pytest.mark.slow
 def test_cli_add_list_revoke(proxy, project, stub, store, tmp_path, encryption_key):
     config = tmp_path / "cli.yaml"
     config.write_text(f"""

@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from ..receivers.otlp_payloads import json_request, json_span
+from ..support.otlp import json_request, json_span
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 _LINE = re.compile(r'^(\w+)(?:\{(.*)\})? (\S+)$')

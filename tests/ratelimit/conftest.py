@@ -1,8 +1,7 @@
 """The proxy fixtures (stub upstream, ENCRYPTION_KEY) for the end-to-end rate-limit tests."""
-from ..proxy.conftest import encryption_key, stub  # noqa: F401  (fixtures)
-
 import pytest
 
+from ..proxy.conftest import encryption_key, stub  # noqa: F401  (fixtures)
 from ..support.redis_server import start_redis
 
 

@@ -56,6 +56,7 @@ def cli(config: str, *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_limits_set_by_the_cli_apply_without_restart(running):
     rs, config, raw, tenant = running
     limiter = rs.service.extensions["ratelimit"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from spanlens_pipeline.errors import RateLimited
 from spanlens_pipeline.extensions.ratelimit.limiter import rejected_total
@@ -120,19 +121,24 @@ def test_most_specific_rule_wins():
 
 
 def test_fifty_concurrent_asyncio_clients_against_20_per_10s_admit_exactly_20():
+    """50 coroutines each hand their check to a thread of their own; a barrier releases all 50
+    checks at once, so they race inside the limiter rather than taking turns on the loop."""
     lim = limiter(rules(("api_key", 20, "10s")))
     t = tenant()
+    barrier = threading.Barrier(50)
 
-    async def client() -> bool:
-        await asyncio.sleep(0)
+    def check() -> bool:
+        barrier.wait()
         try:
             lim.check(t)
             return True
         except RateLimited:
             return False
 
-    async def main():
-        return await asyncio.gather(*(client() for _ in range(50)))
+    async def main() -> list[bool]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            return await asyncio.gather(*(loop.run_in_executor(pool, check) for _ in range(50)))
 
     results = asyncio.run(main())
     assert results.count(True) == 20 and results.count(False) == 30

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from .otlp_payloads import json_request, json_span, pb_request, pb_span
+from ..support.otlp import json_request, json_span, pb_request, pb_span
 
 PB = {"content-type": "application/x-protobuf"}
 JS = {"content-type": "application/json"}

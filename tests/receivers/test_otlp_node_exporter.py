@@ -1,3 +1,4 @@
+
 """The real Node.js OTLP/HTTP exporter (@opentelemetry/exporter-trace-otlp-http), which sends
 OTLP/JSON with hex ids and string int64s, exporting to the service."""
 from __future__ import annotations
@@ -6,9 +7,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
+@pytest.mark.slow
 def test_node_json_exporter_spans_are_stored(service, store, project):
     node = shutil.which("node")
     assert node, "node is required for this test (the Makefile installs the Node client packages)"

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from ..receivers.otlp_payloads import pb_request, pb_span
+from ..support.otlp import pb_request, pb_span
 from ..support.running import free_port, run_cli
 from .test_guard import FORBIDDEN
 

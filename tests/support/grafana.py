@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ def _dt64(t: datetime) -> str:
 
 
 def _date(t: datetime) -> str:
-    return f"toDate('{t.astimezone(timezone.utc):%Y-%m-%d}')"
+    return f"toDate('{t.astimezone(UTC):%Y-%m-%d}')"
 
 
 def _macro(name: str, args: list[str], r: TimeRange) -> str:
@@ -74,4 +74,4 @@ def expand(sql: str, r: TimeRange, variables: dict[str, list[str]] | None = None
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)

@@ -18,7 +18,10 @@ class _Counts:
     """Usage blocks as they arrive (``message_delta`` repeats cumulative values)."""
 
     def __init__(self) -> None:
-        self.net_input = self.cache_read = self.cache_write = self.output = None
+        self.net_input: int | None = None
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+        self.output: int | None = None
         self.service_tier: str | None = None
         self.model: str | None = None
 

@@ -1,8 +1,9 @@
 """What a provider module declares: upstream base, credential placement, usage parser."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..usage import Parser
 

@@ -68,7 +68,8 @@ class ChatStream:
             slot = self.tools.setdefault(call.get("index", 0), {"id": None, "type": "function",
                                                                 "function": {"name": "", "arguments": ""}})
             slot["id"] = call.get("id") or slot["id"]
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
+            fn = call.get("function")
+            fn = fn if isinstance(fn, dict) else {}
             slot["function"]["name"] += fn.get("name") or ""
             slot["function"]["arguments"] += fn.get("arguments") or ""
 
