@@ -1,7 +1,7 @@
 """``traces show ID`` (one trace as a tree), ``traces list`` (the newest traces) and
-``stats --by KEY`` (usage per model, provider, user, day…), read from the configured store
-(the embedded store only while the service is stopped; a ClickHouse server at any time).
-They ask the same questions as the read API (``reads``)."""
+``stats --by KEY`` (usage per model, provider, user, day…), read from the configured
+store: an embedded store through the running service's SQL endpoint, or directly while the
+service is stopped; a ClickHouse server at any time. They ask the same questions as the read API (``reads``)."""
 from __future__ import annotations
 
 import sys
