@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.config import BASE, service_config
 from tests.support.running import RunningService, start_service
 
-API_CONFIG = """
-extensions:
-  storage:
-    endpoint: chdb://{chdb}
-  keystore:
-    path: {data}/keystore.db
-    bootstrap_default_key: false
-  api:
-    endpoint: 127.0.0.1:{port}
-receivers:
-  otlp:
-    endpoint: 127.0.0.1:{port}
-processors:
-  auth:
-  genai:
-  cost:
-exporters:
-  clickhouse:
-service:
-  extensions: [storage, keystore, api]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [auth, genai, cost]
-      exporters: [clickhouse]
-"""
+# The test default plus the api extension on the service's own port.
+API_CONFIG = service_config(extensions={**BASE["extensions"], "api": {"endpoint": "127.0.0.1:{port}"}})
 
 
 @pytest.fixture(scope="session")

@@ -6,43 +6,18 @@ import os
 
 import pytest
 
+from tests.api.conftest import API_CONFIG
 from tests.support.running import RunningService, start_service
 
 CHROMIUM = os.environ.get("SPANLENS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-WEB_CONFIG = """
-extensions:
-  storage:
-    endpoint: chdb://{chdb}
-  keystore:
-    path: {data}/keystore.db
-    bootstrap_default_key: false
-  api:
-    endpoint: 127.0.0.1:{port}
-receivers:
-  otlp:
-    endpoint: 127.0.0.1:{port}
-processors:
-  auth:
-  genai:
-  cost:
-exporters:
-  clickhouse:
-service:
-  extensions: [storage, keystore, api]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [auth, genai, cost]
-      exporters: [clickhouse]
-"""
 
 
 @pytest.fixture(scope="session")
 def web_service(tmp_path_factory, chdb_path) -> RunningService:
-    rs = start_service(WEB_CONFIG, tmp_path_factory.mktemp("webui"), chdb_path)
+    rs = start_service(API_CONFIG, tmp_path_factory.mktemp("webui"), chdb_path)
     yield rs
     rs.stop()
 
