@@ -58,11 +58,7 @@ def _show(args) -> int:
     trace_id = id_param(args.trace_id, "ID", trace=True)
     query = _storage(cfg).named
     if args.project:
-        try:
-            projects = [component(cfg, Kind.EXTENSION, "keystore").open().project(args.project, create=False)[1]]
-        except KeyStoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        projects = [_project_id(cfg, args.project)]
     else:
         projects = [r["project_id"] for r in query("trace_projects", t=trace_id)]
     if len(projects) > 1:
@@ -116,11 +112,18 @@ def _reader(args) -> tuple:
     storage = _storage(cfg)
     projects: list[str] = []
     if args.project:
-        try:
-            projects = [component(cfg, Kind.EXTENSION, "keystore").open().project(args.project, create=False)[1]]
-        except KeyStoreError as exc:
-            raise CommandError(str(exc)) from None
+        projects = [_project_id(cfg, args.project)]
     return storage, projects
+
+
+def _project_id(cfg: Any, name: str) -> str:
+    """The id of project ``name`` (an error naming it if there is none)."""
+    from spanlens_pipeline.extensions.keystore.cli import keystore_of
+
+    try:
+        return keystore_of(cfg).project(name, create=False)[1]
+    except KeyStoreError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _filters(args, names: tuple[str, ...]) -> reads.Filters:

@@ -5,14 +5,20 @@ from typing import TYPE_CHECKING
 
 from spanlens_pipeline.cli.common import add_config_option, component, load_config, utc_text
 from spanlens_pipeline.component import Kind
+from spanlens_pipeline.config import Config
 
 if TYPE_CHECKING:
     from .store import KeyStore
 
 
+def keystore_of(cfg: Config) -> KeyStore:
+    """The key store of a config's keystore extension (its own connection to the file)."""
+    return component(cfg, Kind.EXTENSION, "keystore").open()
+
+
 def keystore(args) -> KeyStore:
-    """The key store named by ``--config`` (its keystore extension's file)."""
-    return component(load_config(args), Kind.EXTENSION, "keystore").open()
+    """The key store named by ``--config``."""
+    return keystore_of(load_config(args))
 
 
 def register(sub) -> None:

@@ -1,16 +1,11 @@
 """``limits``: set, list and clear runtime rate limits (a running service sees them at once)."""
 from __future__ import annotations
 
-from spanlens_pipeline.cli.common import CommandError, add_config_option, component, load_config
+from spanlens_pipeline.cli.common import CommandError, add_config_option, load_config
 from spanlens_pipeline.component import Kind
-from spanlens_pipeline.config import Config
+from spanlens_pipeline.extensions.keystore.cli import keystore_of
 
 from .rules import clear_limits, open_table, runtime_rows, set_limit
-
-
-def keystore(cfg: Config):
-    """The key store of the config's keystore extension (runtime limits live in its file)."""
-    return component(cfg, Kind.EXTENSION, "keystore").open()
 
 SCOPES = ("api_key", "project", "end_user")
 
@@ -46,7 +41,7 @@ def _set(args) -> int:
         raise CommandError("--limit and --window must be at least 1")
     if args.end_user is not None and args.scope != "end_user":
         raise CommandError("--end-user applies to --scope end_user only")
-    store = keystore(load_config(args))
+    store = keystore_of(load_config(args))
     info = store.find_key(args.key)
     key_id, project_id = ("", info.project_id) if args.scope == "project" else (info.id, "")
     set_limit(open_table(store), args.scope, key_id, project_id, args.end_user or "", args.limit, args.window)
@@ -57,7 +52,7 @@ def _set(args) -> int:
 
 
 def _clear(args) -> int:
-    store = keystore(load_config(args))
+    store = keystore_of(load_config(args))
     key_id = project_id = None
     if args.key:
         info = store.find_key(args.key)
@@ -75,7 +70,7 @@ def _list(args) -> int:
             continue
         for r in c.config.limits:
             _row("config", r.scope, r.key or "*", r.project or "*", r.end_user, r.requests, r.window // 1000)
-    for r in runtime_rows(open_table(keystore(cfg))):
+    for r in runtime_rows(open_table(keystore_of(cfg))):
         _row("cli", r["scope"], r["key_prefix"] or "*", r["project_name"] or "?", r["end_user"],
              r["requests"], r["window_seconds"])
     return 0
