@@ -38,6 +38,7 @@
         ├── Unavailable (503 SERVICE_UNAVAILABLE)
         │   ├── StoreUnavailable (503 STORE_UNAVAILABLE)
         │   │   └── StoreFull (503 STORE_FULL: the store's disk is full)
+        │   ├── LogFull (503 LOG_FULL: the write-ahead log reached its bound)
         │   └── DecryptFailed (503 DECRYPT_FAILED)
         └── UpstreamTimeout (504 UPSTREAM_TIMEOUT)
 
@@ -167,6 +168,10 @@ class StoreUnavailable(Unavailable):
 
 class StoreFull(StoreUnavailable):
     code, default_message = "STORE_FULL", "The store's disk is full; retry later"
+
+
+class LogFull(Unavailable):
+    code, default_message = "LOG_FULL", "The write-ahead log is full while the store catches up; retry later"
 
 
 class DecryptFailed(Unavailable):

@@ -17,6 +17,7 @@ the auth processor fills in ``tenant``.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -211,3 +212,6 @@ class RequestContext:
     tenant: Tenant | None = None
     received_at: float = field(default_factory=time.time)
     response_headers: dict[str, str] = field(default_factory=dict)
+    # Set by a log's loader: exporters queue their writes here and return at once, so the
+    # loader can run many entries through the processors in order and wait for one insert.
+    deferred: list[asyncio.Future] | None = None

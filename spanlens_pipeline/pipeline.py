@@ -117,5 +117,6 @@ class Fanout:
 
 
 def refusing(consumer: Consumer) -> contextlib.AbstractContextManager:
-    """``consumer.refusing()`` when it counts refusals, else a no-op block."""
-    return consumer.refusing() if isinstance(consumer, Observed) else contextlib.nullcontext()
+    """``consumer.refusing()`` when it counts refusals (``Observed`` and consumers wrapping one), else a no-op."""
+    counts = getattr(consumer, "refusing", None)
+    return counts() if counts is not None else contextlib.nullcontext()

@@ -159,7 +159,10 @@ class ClickHouseExporter(Exporter):
             parts = await asyncio.to_thread(self._parts, batch, ctx)  # keep the event loop free for other clients
         else:
             parts = self._parts(batch, ctx)
-        await self.writer.write(parts)
+        if ctx.deferred is not None:
+            ctx.deferred.append(asyncio.ensure_future(self.writer.write(parts)))
+        else:
+            await self.writer.write(parts)
 
     def _parts(self, batch: Batch, ctx: RequestContext) -> list[Part]:
         parts = []

@@ -22,6 +22,7 @@ from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import NotFound
 from spanlens_pipeline.extensions.keystore import KeystoreExtension
 from spanlens_pipeline.extensions.storage import StorageExtension
+from spanlens_pipeline.extensions.wal import WalExtension
 from spanlens_pipeline.http import json_response
 from spanlens_pipeline.ids import id_param
 from spanlens_pipeline.model import Tenant
@@ -40,10 +41,12 @@ class ApiExtension(Extension):
         super().__init__(settings, config)
         self.keystore: KeystoreExtension | None = None
         self.storage: StorageExtension | None = None
+        self.wal: WalExtension | None = None
 
     async def start(self, host: Host) -> None:
         self.keystore = extension_of(host, self.config.keystore, KeystoreExtension)
         self.storage = extension_of(host, self.config.storage, StorageExtension)
+        self.wal = extension_of(host, self.config.wal, WalExtension) if self.config.wal else None
         server = host.http(self.config.endpoint)
         server.add_route("/api/v1/traces", self.list_traces, ["GET"])
         server.add_route("/api/v1/traces/{trace_id}", self.get_trace, ["GET"])
@@ -58,10 +61,12 @@ class ApiExtension(Extension):
             server.add_route("/", page.index, ["GET"])
             server.add_route("/ui/{name}", page.asset, ["GET"])
 
-    def _reader(self, request: Request) -> tuple[Tenant, list[str]]:
-        """The caller and the projects it may read."""
+    async def _reader(self, request: Request) -> tuple[Tenant, list[str]]:
+        """The caller and the projects it may read, once the caller's acknowledged writes are stored."""
         assert self.keystore is not None and self.storage is not None, "api extension not started"
         tenant = self.keystore.authenticate(dict(request.headers), write=False)
+        if self.wal is not None:
+            await self.wal.caught_up(self.config.read_after_write_wait / 1000)
         projects = [tenant.project_id]
         if tenant.is_public:
             assert self.keystore.store is not None
@@ -75,12 +80,12 @@ class ApiExtension(Extension):
         return await asyncio.to_thread(fn, self.storage.filtered, *args)
 
     async def list_traces(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         f = reads.Filters.parse(request.query_params)
         return json_response(await self._run(reads.list_traces, tenant, projects, f))
 
     async def get_trace(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         trace_id = id_param(request.path_params["trace_id"], "id", trace=True)
         assert self.storage is not None
         trace = await asyncio.to_thread(self._load_trace, projects, trace_id)
@@ -97,24 +102,24 @@ class ApiExtension(Extension):
         return None
 
     async def list_requests(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         f = reads.Filters.parse(request.query_params)
         return json_response(await self._run(reads.list_requests, tenant, projects, f))
 
     async def get_request(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         found = await self._run(reads.get_request, tenant, projects, request.path_params["request_id"])
         if found is None:
             raise NotFound("Request not found")
         return json_response({"success": True, "data": found})
 
     async def list_sessions(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         f = reads.Filters.parse(request.query_params)
         return json_response(await self._run(reads.list_sessions, tenant, projects, f))
 
     async def stats(self, request: Request) -> Response:
-        tenant, projects = self._reader(request)
+        tenant, projects = await self._reader(request)
         f = reads.Filters.parse(request.query_params)
         by = request.query_params.get("group_by") or "model"
         return json_response(await self._run(reads.stats, tenant, projects, f, by))

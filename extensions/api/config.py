@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spanlens_pipeline.confschema import Millis
+
 
 @dataclass
 class Config:
@@ -11,3 +13,7 @@ class Config:
     keystore: str = "keystore"  # id of the keystore extension
     storage: str = "storage"  # id of the storage extension that is read
     web_page: bool = True  # serve the built-in web page at / and /ui/*
+    # Id of the wal extension receivers answer through: a read first waits (at most
+    # ``read_after_write_wait``) until what was acknowledged before it is stored.
+    wal: str = ""
+    read_after_write_wait: Millis = Millis(2000)

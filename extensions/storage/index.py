@@ -81,14 +81,18 @@ class SpanIndex:
             self._pending = {(r["project_id"], r["span_id"]) for r in rows}
 
     # -- questions --------------------------------------------------------------------------
+    def maybe_pending(self, project: str, span_id: str) -> bool:
+        """Whether a waiting end of this span may exist (local mode knows; otherwise ask the store)."""
+        return self._pending is None or (project, span_id) in self._pending
+
     async def trace_of(self, project: str, span_id: str) -> str | None:
         """The trace a span is stored under (not counting a waiting end), if any."""
         known = self._traces.get((project, span_id))
         if known is not None:
             return known
         rows = await self.query("span_trace", p=project, s=span_id)
-        if not rows:
-            return None
+        if not rows:  # a create may have been remembered while the store was asked
+            return self._traces.get((project, span_id))
         self.remember(project, span_id, rows[0]["trace_id"])
         return rows[0]["trace_id"]
 

@@ -16,6 +16,8 @@ class Config:
     max_metadata_size: ByteSize = ByteSize(64 * 1024)
     # The storage extension asked whether a trace or span was created before (201 vs 200).
     storage: str = "storage"
+    # Id of a wal extension: answer once a call is in its log (empty: once it is stored).
+    wal: str = ""
 
     def validate(self, path: str) -> None:
         if ":" not in self.endpoint:

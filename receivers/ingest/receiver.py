@@ -23,6 +23,7 @@ from spanlens_pipeline.body import read_body
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
 from spanlens_pipeline.errors import BadRequest
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
+from spanlens_pipeline.extensions.wal import WalExtension, log_receiver, unlog_receiver
 from spanlens_pipeline.http import json_response, request_id_of
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
 
@@ -30,6 +31,7 @@ from . import validation as v
 from .config import Config
 
 PARSE_IN_THREAD = 256 * 1024  # bodies at least this large are parsed in a worker thread
+SETTLE_S = 5.0  # at most this long a look-up waits for the log to store what came before it
 _SPAN_STATUS = {"error": "error", "completed": "ok", "running": "unset"}
 
 
@@ -73,6 +75,7 @@ class IngestReceiver(Receiver):
         super().__init__(settings, config)
         self.index: SpanIndex  # the storage extension's, set at start
         self.locks = _KeyLocks()
+        self.wal: WalExtension | None = None
         self.accepted = metrics.counter("spanlens_receiver_accepted_spans_total", "Spans stored after a 2xx answer")
 
     async def start(self, host: Host) -> None:
@@ -82,6 +85,10 @@ class IngestReceiver(Receiver):
         http.add_route("/ingest/traces/{trace_id}", self.update_trace, ["PATCH"])
         http.add_route("/ingest/traces/{trace_id}/spans", self.create_span, ["POST"])
         http.add_route("/ingest/spans/{span_id}", self.update_span, ["PATCH"])
+        self.wal = log_receiver(host, self, self.config.wal)
+
+    async def shutdown(self) -> None:
+        await unlog_receiver(self.wal)
 
     async def _begin(self, request: Request) -> tuple[RequestContext, dict[str, Any], str]:
         """Authenticate, then read the JSON object body. Returns the project id too."""
@@ -91,6 +98,12 @@ class IngestReceiver(Receiver):
         raw = await read_body(request, self.config.max_request_body_size)
         doc = await asyncio.to_thread(v.parse_object, raw) if len(raw) >= PARSE_IN_THREAD else v.parse_object(raw)
         return ctx, doc, ctx.tenant.project_id if ctx.tenant else ""
+
+    async def _settled(self) -> None:
+        """With a log, wait until what was acknowledged before is stored, so a look-up in the
+        store sees it (only before the look-ups that order-free linking depends on)."""
+        if self.wal is not None:
+            await self.wal.caught_up(SETTLE_S)
 
     async def _store(self, ctx: RequestContext, spans: list[SpanRecord] | None = None,
                      traces: list[TraceRecord] | None = None, resolved: tuple[str, str] | None = None) -> None:
@@ -149,7 +162,10 @@ class IngestReceiver(Receiver):
                 # An end that arrived first waits in pending_ends: store it under the trace
                 # and mark it resolved there. Only then is the span remembered as created,
                 # so a retry after a failure here settles the end.
-                waiting = await self.index.pending_end(project, span_id)
+                waiting = None
+                if self.index.maybe_pending(project, span_id):
+                    await self._settled()
+                    waiting = await self.index.pending_end(project, span_id)
                 if waiting is not None:
                     waiting.trace_id = trace_id
                     try:
@@ -184,9 +200,16 @@ class IngestReceiver(Receiver):
         if all(value is None for value in fields.values()) and record.output is None:
             raise BadRequest("No valid fields to update")
         async with self.locks.hold((project, "span", span_id)):
+            if self.index.local:
+                # This process knows every create: the end joins its trace now, or waits (and the
+                # create copies it under the trace after itself, so the end's values win).
+                record.trace_id = await self.index.trace_of(project, span_id) or PENDING_TRACE
             await self._store(ctx, spans=[record])
-            if record.trace_id == PENDING_TRACE and not self.index.local:
+            if record.trace_id == PENDING_TRACE and self.index.local:
+                self.index.pending_now(project, span_id)
+            elif record.trace_id == PENDING_TRACE:
                 # Stored as waiting; if the create landed meanwhile (another process), link now.
+                await self._settled()
                 trace_id = await self.index.trace_of(project, span_id)
                 if trace_id is not None:
                     await self._store(ctx, spans=[dataclasses.replace(record, trace_id=trace_id)],

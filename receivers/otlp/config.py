@@ -24,6 +24,8 @@ class Config:
     max_resource_attribute_value_length: ByteSize = ByteSize(4096)
     # Nesting of a JSON body; deeper → 400.
     max_json_depth: int = 128
+    # Id of a wal extension: answer once a request is in its log (empty: once it is stored).
+    wal: str = ""
 
     def validate(self, path: str) -> None:
         if ":" not in self.endpoint:

@@ -101,12 +101,44 @@ def _span_attributes(kvs: Any, limits: Limits, flags: list[str], max_count: int 
     return out
 
 
-def decode(body: bytes, limits: Limits) -> Batch:
-    """Decode an ``ExportTraceServiceRequest``; spans with invalid ids are counted as rejected."""
+def _parse(body: bytes) -> Any:
     try:
-        req = ExportTraceServiceRequest.FromString(body)
+        return ExportTraceServiceRequest.FromString(body)
     except (DecodeError, ValueError, RuntimeError) as exc:
         raise MalformedPayload(f"Request body is not a valid ExportTraceServiceRequest ({exc})") from None
+
+
+def _bad_ids(tid: bytes, sid: bytes, pid: bytes) -> bool:
+    """Whether a span's ids cannot be stored (it is rejected in partialSuccess)."""
+    return len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8 or bool(pid and len(pid) != 8)
+
+
+def _rejected(batch: Batch, rejected: int) -> Batch:
+    if rejected:
+        batch.rejected = rejected
+        batch.rejected_reason = f"{rejected} span(s) had a missing or invalid trace_id/span_id/parent_span_id"
+    return batch
+
+
+def check(body: bytes) -> tuple[int, Batch]:
+    """Parse ``body`` and count the spans ``decode`` would store, without building records.
+
+    Returns that count and an empty batch carrying the rejected count, for the answer."""
+    req = _parse(body)
+    stored = rejected = 0
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                if _bad_ids(sp.trace_id, sp.span_id, sp.parent_span_id):
+                    rejected += 1
+                else:
+                    stored += 1
+    return stored, _rejected(Batch(), rejected)
+
+
+def decode(body: bytes, limits: Limits) -> Batch:
+    """Decode an ``ExportTraceServiceRequest``; spans with invalid ids are counted as rejected."""
+    req = _parse(body)
     batch = Batch()
     spans = batch.spans
     rejected = 0
@@ -130,7 +162,7 @@ def decode(body: bytes, limits: Limits) -> Batch:
                 scope_flags.append(FLAG_SCOPE_TRUNCATED)
             for sp in ss.spans:
                 tid, sid, pid = sp.trace_id, sp.span_id, sp.parent_span_id
-                if len(tid) != 16 or len(sid) != 8 or tid == _ZERO16 or sid == _ZERO8 or (pid and len(pid) != 8):
+                if _bad_ids(tid, sid, pid):
                     rejected += 1
                     continue
                 flags: list[str] = list(scope_flags) if scope_flags else []

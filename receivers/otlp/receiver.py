@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -14,6 +15,7 @@ from spanlens_pipeline import metrics
 from spanlens_pipeline.body import read_body
 from spanlens_pipeline.component import Host, Receiver, Settings
 from spanlens_pipeline.errors import UnsupportedMediaType
+from spanlens_pipeline.extensions.wal import LoggedConsumer, WalExtension, log_receiver, unlog_receiver
 from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
 from spanlens_pipeline.limits import Limits
 from spanlens_pipeline.model import Batch, RequestContext
@@ -25,6 +27,7 @@ PROTOBUF = "application/x-protobuf"
 PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf"})
 DECODE_IN_THREAD = 256 * 1024  # bodies at least this large decode in a worker thread
 JSON = "application/json"
+OTLP_PROTOBUF_ENTRY = "otlp-pb"  # log entries holding a checked ExportTraceServiceRequest body
 _EMPTY_PB = ExportTraceServiceResponse().SerializeToString()
 
 
@@ -39,9 +42,15 @@ class OtlpReceiver(Receiver):
                                        "Spans refused by a processor or exporter")
         self.rejected = metrics.counter("spanlens_receiver_rejected_spans_total",
                                         "Invalid spans reported in partialSuccess")
+        self.wal: WalExtension | None = None
 
     async def start(self, host: Host) -> None:
         host.http(self.config.endpoint).add_route(self.config.traces_url_path, self.handle, ["POST"])
+        decode = functools.partial(decode_pb.decode, limits=self.limits)
+        self.wal = log_receiver(host, self, self.config.wal, {OTLP_PROTOBUF_ENTRY: decode})
+
+    async def shutdown(self) -> None:
+        await unlog_receiver(self.wal)
 
     async def handle(self, request: Request) -> Response:
         media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -59,6 +68,8 @@ class OtlpReceiver(Receiver):
                              path=request.url.path, request_id=request_id_of(request), write=True)
         await self.next.admit(ctx)
         body = await read_body(request, self.config.max_request_body_size)
+        if media == PROTOBUF and isinstance(self.next, LoggedConsumer):
+            return await self._log_body(body, ctx)
         if len(body) >= DECODE_IN_THREAD:
             batch = await asyncio.to_thread(decoder, body, self.limits)
         else:
@@ -73,6 +84,22 @@ class OtlpReceiver(Receiver):
                 raise
             self.accepted.inc(len(batch.spans), receiver=self.id)
         return self._success(media, batch, ctx)
+
+    async def _log_body(self, body: bytes, ctx: RequestContext) -> Response:
+        """The logged path: check the body, log it as it came, decode it when it is loaded."""
+        assert isinstance(self.next, LoggedConsumer)
+        stored, answer = await asyncio.to_thread(decode_pb.check, body) if len(body) >= DECODE_IN_THREAD \
+            else decode_pb.check(body)
+        if answer.rejected:
+            self.rejected.inc(answer.rejected, receiver=self.id)
+        if stored:
+            try:
+                await self.next.consume_raw(OTLP_PROTOBUF_ENTRY, body, ctx)
+            except Exception:
+                self.refused.inc(stored, receiver=self.id)
+                raise
+            self.accepted.inc(stored, receiver=self.id)
+        return self._success(PROTOBUF, answer, ctx)
 
     @staticmethod
     def _success(media: str, batch: Batch, ctx: RequestContext) -> Response:

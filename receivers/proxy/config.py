@@ -31,6 +31,8 @@ class Config:
     max_request_body_size: ByteSize = ByteSize(20 * 1024 * 1024)
     # Log records are gathered this long and stored together (0: each call on its own).
     log_flush_interval: Millis = Millis(200)
+    # Id of a wal extension whose log the call records go through (empty: straight to the pipeline).
+    wal: str = ""
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
 
     def validate(self, path: str) -> None:

@@ -36,6 +36,7 @@ from spanlens_pipeline.errors import (
     UpstreamTimeout,
 )
 from spanlens_pipeline.extensions.keystore import KeystoreExtension, ProviderKey, crypto
+from spanlens_pipeline.extensions.wal import WalExtension, log_receiver, unlog_receiver
 from spanlens_pipeline.http import REQUEST_ID, json_response
 from spanlens_pipeline.limits import DEFAULT, depth_of
 from spanlens_pipeline.model import RequestContext
@@ -69,6 +70,7 @@ class ProxyReceiver(Receiver):
                               self.logger)
         self._secrets: dict[str, str] = {}  # provider key id → plaintext, for one key-store generation
         self._secrets_generation = -1
+        self.wal: WalExtension | None = None
 
     async def start(self, host: Host) -> None:
         cfg = self.config
@@ -85,9 +87,11 @@ class ProxyReceiver(Receiver):
         server = host.http(cfg.endpoint)
         server.add_asgi_prefix(cfg.path_prefix, self.handle)
         server.add_route("/api/v1/me/key-info", self.key_info, ["GET"])
+        self.wal = log_receiver(host, self, cfg.wal)
 
     async def shutdown(self) -> None:
         await self.logs.close()
+        await unlog_receiver(self.wal)
         if self.upstream:
             await self.upstream.close()
 

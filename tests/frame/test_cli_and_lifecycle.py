@@ -144,6 +144,17 @@ def test_kill_9_after_the_answer_loses_nothing(running):
             traces.append(trace.hex())
     proc.kill()  # SIGKILL: no shutdown code runs
     proc.wait(30)
+    # The answers came from the write-ahead log: the next start stores what it holds, and a
+    # graceful stop waits for that before the store is read offline.
+    again = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run"], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_http(url + "/health")
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(60) == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
     ids = "','".join(traces)
     out = run_cli("sql", "--format", "json", f"SELECT count() AS n FROM spanlens.spans FINAL WHERE trace_id IN ('{ids}')", env=env)
     assert out.returncode == 0, out.stderr

@@ -10,23 +10,28 @@ INGEST_CONFIG = """
 extensions:
   storage:
     endpoint: chdb://{chdb}
+  wal:
+    directory: {data}/wal
   keystore:
     path: {data}/keystore.db
     bootstrap_default_key: false
   api:
     endpoint: 127.0.0.1:{port}
+    wal: wal
 receivers:
   otlp:
     endpoint: 127.0.0.1:{port}
+    wal: wal
   ingest:
     endpoint: 127.0.0.1:{port}
+    wal: wal
 processors:
   auth:
   parent_link:
 exporters:
   clickhouse:
 service:
-  extensions: [storage, keystore, api]
+  extensions: [storage, wal, keystore, api]
   pipelines:
     traces:
       receivers: [otlp, ingest]

@@ -32,10 +32,12 @@ def _calls(n: int) -> tuple[list[tuple[str, str, dict]], dict[str, int]]:
     return calls, {uuid.UUID(root).hex: 10 + n, uuid.UUID(child).hex: 3}
 
 
-def _send(http, calls) -> None:
+def _send(rs, http, calls) -> None:
+    """Make the calls, then wait until the service stored what it acknowledged."""
     for method, path, body in calls:
         r = http.request(method, path, json=body)
         assert r.status_code in (200, 201), (method, path, r.text)
+    rs.drain()
 
 
 def _spans(store, project: str) -> list[dict]:
@@ -68,7 +70,7 @@ def test_every_order_leaves_one_row_per_span(ingest_service, project, store):
     expected: dict[str, int] = {}
     for n, order in enumerate(itertools.permutations(range(5))):
         calls, tokens = _calls(n)
-        _send(http, [calls[i] for i in order])
+        _send(ingest_service, http, [calls[i] for i in order])
         expected.update(tokens)
     _check(store, project_id(ingest_service, project), expected)
 
@@ -76,11 +78,11 @@ def test_every_order_leaves_one_row_per_span(ingest_service, project, store):
 def test_waiting_end_stays_out_of_spans_until_its_create(ingest_service, project, store):
     http = client(ingest_service, ingest_service.new_key(project))
     calls, tokens = _calls(0)
-    _send(http, [calls[2], calls[4]])  # both ends first
+    _send(ingest_service, http, [calls[2], calls[4]])  # both ends first
     pid = project_id(ingest_service, project)
     assert _spans(store, pid) == []
     assert _waiting(store, pid) == 2
-    _send(http, [calls[0], calls[1], calls[3], calls[2]])  # creates, then a retried end
+    _send(ingest_service, http, [calls[0], calls[1], calls[3], calls[2]])  # creates, then a retried end
     _check(store, pid, tokens)
 
 
@@ -91,13 +93,13 @@ def test_restart_in_the_middle_reloads_waiting_ends(service_factory, project, st
     batches = [(_calls(n), order) for n, order in enumerate(orders)]
     with client(first, key) as http:
         for (calls, _), order in batches:
-            _send(http, [calls[i] for i in order[:3]])
+            _send(first, http, [calls[i] for i in order[:3]])
     pid = project_id(first, project)
     first.stop()
     second = service_factory(INGEST_CONFIG)
     expected: dict[str, int] = {}
     with client(second, key) as http:
         for (calls, tokens), order in batches:
-            _send(http, [calls[i] for i in order[3:]])
+            _send(second, http, [calls[i] for i in order[3:]])
             expected.update(tokens)
     _check(store, pid, expected)

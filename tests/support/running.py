@@ -47,6 +47,14 @@ class RunningService:
     def client(self, **kw) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
 
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until everything the service acknowledged through a write-ahead log is stored."""
+        for ext in self.service.extensions.values():
+            caught_up = getattr(ext, "caught_up", None)
+            if caught_up is not None:
+                done = asyncio.run_coroutine_threadsafe(caught_up(timeout), self.loop).result(timeout + 5)
+                assert done, "the write-ahead log did not drain in time"
+
     def stop(self) -> None:
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(self.service.request_stop)
