@@ -228,6 +228,10 @@ class ClickHouseKeyStore:
                                       "version": self._version()}])
             return org_id, pid
 
+    def organization_names(self) -> dict[str, str]:
+        """Organization id → name."""
+        return {oid: r["name"] for oid, r in self.snapshot.organizations.items()}
+
     def project_ids(self, organization_id: str) -> list[str]:
         return sorted(pid for pid, r in self.snapshot.projects.items() if r["organization_id"] == organization_id)
 

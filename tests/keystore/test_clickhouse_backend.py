@@ -130,3 +130,20 @@ def test_bad_settings_name_their_yaml_path(settings, path):
     with pytest.raises(ConfigError) as info:
         decode(Config, settings, "extensions::keystore").validate("extensions::keystore")
     assert info.value.path == path
+
+
+def test_rate_limit_plans_by_organization_name_follow_the_shared_store(pair):
+    from spanlens_pipeline.confschema import decode
+    from spanlens_pipeline.extensions.ratelimit import Config as LimitConfig
+    from spanlens_pipeline.extensions.ratelimit import Limiter
+
+    a, b = pair
+    cfg = decode(LimitConfig, {"default_plan": "enterprise", "organizations": {"acme": {"plan": "team"}}}, "ratelimit")
+    limiter = Limiter(cfg)
+    limiter.organizations, limiter.org_generation = b.organization_names, b.refresh
+    limiter.reload()
+    _, info = a.create_key("shop", organization="acme")  # written by another replica
+    assert limiter.policy(info.organization_id).plan_name == "enterprise"  # not known here yet
+    b.reload()
+    limiter.check(info.tenant())  # the next call notices the new generation and re-reads the names
+    assert limiter.policy(info.organization_id).plan_name == "team"
