@@ -147,3 +147,15 @@ def test_rate_limit_plans_by_organization_name_follow_the_shared_store(pair):
     b.reload()
     limiter.check(info.tenant())  # the next call notices the new generation and re-reads the names
     assert limiter.policy(info.organization_id).plan_name == "team"
+
+
+def test_a_reload_without_changes_keeps_the_generation(pair):
+    a, b = pair
+    a.create_key("shop")
+    b.reload()
+    generation = b.generation
+    b.reload()
+    assert b.generation == generation  # provider-key caches stay warm
+    a.create_key("shop")
+    b.reload()
+    assert b.generation > generation and len(b.list_keys()) == 2
