@@ -4,7 +4,7 @@ from __future__ import annotations
 from spanlens_pipeline.errors import PublicKeyWriteForbidden, Unauthorized
 from spanlens_pipeline.model import Tenant
 
-from .store import KeyStore
+from .store import KeyBackend
 
 KEY_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
 
@@ -24,7 +24,7 @@ def key_from_headers(headers: dict[str, str]) -> str | None:
     return None
 
 
-def authenticate(store: KeyStore, headers: dict[str, str], write: bool) -> Tenant:
+def authenticate(store: KeyBackend, headers: dict[str, str], write: bool) -> Tenant:
     """The tenant behind the request's key; 401 if none, 403 for a public key on a write path."""
     raw = key_from_headers(headers)
     tenant = store.authenticate(raw) if raw else None

@@ -1,22 +1,34 @@
 """``keys``: create, list and revoke Spanlens API keys."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 from spanlens_pipeline.cli.common import add_config_option, component, load_config, utc_text
-from spanlens_pipeline.component import Kind
+from spanlens_pipeline.component import Kind, Settings
 from spanlens_pipeline.config import Config
 
 if TYPE_CHECKING:
-    from .store import KeyStore
+    from .store import KeyBackend
 
 
-def keystore_of(cfg: Config) -> KeyStore:
-    """The key store of a config's keystore extension (its own connection to the file)."""
-    return component(cfg, Kind.EXTENSION, "keystore").open()
+def keystore_of(cfg: Config) -> KeyBackend:
+    """The key store of a config's keystore extension, opened for this command: its own
+    connection to the SQLite file, or to the ClickHouse server the config's storage names."""
+    ext = component(cfg, Kind.EXTENSION, "keystore")
+    storage = _extension(cfg, ext.config.storage) if ext.config.backend != "sqlite" else None
+    return ext.open(storage)
 
 
-def keystore(args) -> KeyStore:
+def _extension(cfg: Config, component_id: str) -> Any:
+    """The extension ``component_id`` of the config, built but not started (None if absent)."""
+    for c in cfg.of_kind(Kind.EXTENSION):
+        if c.id == component_id:
+            return c.factory.create(Settings(c.id, logging.getLogger(f"spanlens_pipeline.cli.{c.id}")), c.config)
+    return None
+
+
+def keystore(args) -> KeyBackend:
     """The key store named by ``--config``."""
     return keystore_of(load_config(args))
 

@@ -1,5 +1,8 @@
 """The key store: organizations, projects and Spanlens API keys, in one SQLite file.
 
+This is the ``sqlite`` backend; ``chstore`` is the ``clickhouse`` one, with the same calls
+(``KeyBackend``), for replicas that share their keys.
+
 Raw keys are never stored: only their SHA-256 (hex) and a short display prefix. The file
 may be changed by other processes (the CLI) while the service runs; ``authenticate``
 notices such changes through SQLite's ``data_version`` and reloads, so created and revoked
@@ -19,6 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from spanlens_pipeline.errors import KeyStoreError
 from spanlens_pipeline.model import Tenant
@@ -70,6 +74,49 @@ class KeyInfo:
 
     def tenant(self) -> Tenant:
         return Tenant(self.organization_id, self.project_id, self.project_name, self.id, self.prefix, self.scope)
+
+
+@dataclass(frozen=True)
+class ProviderKey:
+    id: str
+    api_key_id: str
+    key_prefix: str
+    provider: str
+    name: str
+    encrypted_key: str
+    resource_url: str | None
+    created_at: float
+    revoked_at: float | None
+
+
+class KeyBackend(Protocol):
+    """What both backends answer (``KeyStore`` here, ``ClickHouseKeyStore`` in ``chstore``)."""
+
+    generation: int
+
+    def close(self) -> None: ...
+    def ensure_schema(self, name: str, statements: list[str]) -> None: ...
+    def refresh(self) -> int: ...
+    def authenticate(self, raw: str) -> Tenant | None: ...
+    def project(self, name: str, create: bool = True, organization: str | None = None) -> tuple[str, str]: ...
+    def project_ids(self, organization_id: str) -> list[str]: ...
+    def create_key(self, project_name: str, public: bool = False, name: str = "",
+                   organization: str | None = None) -> tuple[str, KeyInfo]: ...
+    def key(self, key_id: str) -> KeyInfo: ...
+    def list_keys(self, include_revoked: bool = True) -> list[KeyInfo]: ...
+    def find_key(self, key_or_prefix: str) -> KeyInfo: ...
+    def revoke(self, key_or_prefix: str) -> KeyInfo: ...
+    def has_keys(self) -> bool: ...
+    # provider keys (see ``provider_keys.ProviderKeys``)
+    def prepare_provider_keys(self) -> None: ...
+    def insert_provider_key(self, key: ProviderKey) -> None: ...
+    def provider_key_rows(self, *, id: str | None = None, api_key_id: str | None = None,
+                          provider: str | None = None, active: bool = False) -> list[ProviderKey]: ...
+    def revoke_provider_key(self, provider_key_id: str) -> None: ...
+
+
+def new_raw_key(public: bool) -> str:
+    return (PUBLIC_PREFIX if public else FULL_PREFIX) + secrets.token_hex(_BODY_HEX // 2)
 
 
 class KeyStore:
@@ -188,7 +235,7 @@ class KeyStore:
         """Create a key; returns the raw key (shown once) and its record."""
         if not project_name.strip():
             raise KeyStoreError("project name must not be empty")
-        raw = (PUBLIC_PREFIX if public else FULL_PREFIX) + secrets.token_hex(_BODY_HEX // 2)
+        raw = new_raw_key(public)
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -242,6 +289,64 @@ class KeyStore:
         with self._lock:
             return self.db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
 
+
+    # -- provider keys ------------------------------------------------------------------------
+    def prepare_provider_keys(self) -> None:
+        self.ensure_schema("provider_keys", PROVIDER_KEYS_SCHEMA)
+
+    def insert_provider_key(self, key: ProviderKey) -> None:
+        """Store a provider key, revoking the active one of the same Spanlens key and provider."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("UPDATE provider_keys SET revoked_at = ? WHERE api_key_id = ? AND provider = ? "
+                                "AND revoked_at IS NULL", (key.created_at, key.api_key_id, key.provider))
+                self.db.execute("INSERT INTO provider_keys (id, api_key_id, provider, name, encrypted_key, "
+                                "resource_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (key.id, key.api_key_id, key.provider, key.name, key.encrypted_key,
+                                 key.resource_url, key.created_at))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.changed()
+
+    def provider_key_rows(self, *, id: str | None = None, api_key_id: str | None = None,
+                          provider: str | None = None, active: bool = False) -> list[ProviderKey]:
+        """Provider keys matching every given filter, oldest first."""
+        where, params = ["1"], []
+        for column, value in (("pk.id", id), ("pk.api_key_id", api_key_id), ("pk.provider", provider)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if active:
+            where.append("pk.revoked_at IS NULL")
+        with self._lock:
+            rows = self.db.execute(_PROVIDER_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY pk.created_at",
+                                   params).fetchall()
+        return [ProviderKey(*tuple(r)) for r in rows]
+
+    def revoke_provider_key(self, provider_key_id: str) -> None:
+        with self._lock:
+            self.db.execute("UPDATE provider_keys SET revoked_at = ? WHERE id = ?", (time.time(), provider_key_id))
+            self.changed()
+
+
+PROVIDER_KEYS_SCHEMA = [
+    """CREATE TABLE provider_keys (
+        id TEXT PRIMARY KEY,
+        api_key_id TEXT NOT NULL REFERENCES api_keys(id),
+        provider TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        encrypted_key TEXT NOT NULL,
+        resource_url TEXT,
+        created_at REAL NOT NULL,
+        revoked_at REAL)""",
+    "CREATE UNIQUE INDEX provider_keys_active ON provider_keys (api_key_id, provider) WHERE revoked_at IS NULL",
+]
+_PROVIDER_SELECT = ("SELECT pk.id, pk.api_key_id, k.key_prefix, pk.provider, pk.name, pk.encrypted_key, "
+                    "pk.resource_url, pk.created_at, pk.revoked_at FROM provider_keys pk "
+                    "JOIN api_keys k ON k.id = pk.api_key_id")
 
 _KEY_SELECT = ("SELECT k.id, k.key_prefix, k.scope, k.project_id, p.name AS project_name, p.organization_id, "
                "k.created_at, k.revoked_at FROM api_keys k JOIN projects p ON p.id = k.project_id")

@@ -10,7 +10,7 @@ from typing import Any
 
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of
 from spanlens_pipeline.errors import ConfigError, StoreError
-from spanlens_pipeline.extensions.keystore import KeyStore, KeystoreExtension
+from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore, KeyStore, KeystoreExtension
 from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.model import Tenant
 
@@ -41,6 +41,10 @@ class RateLimitExtension(Extension):
         # other connection's writes (the CLI's, the keystore extension's).
         self._keystore = KeyStore(ks_ext.config.path)
         self.limiter = Limiter(self.config, open_table(self._keystore))
+        shared = ks_ext.store
+        if isinstance(shared, ClickHouseKeyStore):  # organizations live in ClickHouse, not in the file
+            self.limiter.organizations, self.limiter.org_generation = shared.organization_names, shared.refresh
+            self.limiter.reload()
         if self.config.redis:
             self.limiter.shared = SharedBuckets(self.config.redis)
             try:  # refuse to start against a Redis that is not there

@@ -1,8 +1,11 @@
 """``limits``: set, list and clear runtime rate limits (a running service sees them at once)."""
 from __future__ import annotations
 
+import sys
+
 from spanlens_pipeline.cli.common import CommandError, add_config_option, load_config
 from spanlens_pipeline.component import Kind
+from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore
 from spanlens_pipeline.extensions.keystore.cli import keystore_of
 
 from .rules import clear_limits, open_table, runtime_rows, set_limit
@@ -48,6 +51,9 @@ def _set(args) -> int:
     target = f"project {info.project_name!r}" if args.scope == "project" else f"key {info.prefix}"
     user = f", end user {args.end_user!r}" if args.end_user else (", each end user" if args.scope == "end_user" else "")
     print(f"set {args.scope} limit for {target}{user}: {args.limit} requests per {args.window}s")
+    if isinstance(store, ClickHouseKeyStore):
+        print(f"note: runtime limits are kept in {store.local_path}, for the service using that data directory "
+              "only; limits every replica shares belong in the config (ratelimit::limits)", file=sys.stderr)
     return 0
 
 

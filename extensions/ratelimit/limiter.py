@@ -82,6 +82,10 @@ class Limiter:
         self._lock = threading.Lock()
         self.shared: SharedBuckets | None = None  # rate buckets in Redis (``acheck``); None: in process
         self._version = -1
+        # Organization names from a shared key store (the keystore's clickhouse backend), else from ``db``.
+        self.organizations: Callable[[], dict[str, str]] | None = None
+        self.org_generation: Callable[[], int] = lambda: 0
+        self._org_generation = 0
         self.rules = RuleIndex(config.limits, [])
         self._default = Policy.of(config.default_plan, config.plans[config.default_plan], Organization())
         self._policies: dict[str, Policy] = {}
@@ -101,6 +105,9 @@ class Limiter:
             rows = runtime_rows(self.db)
             orgs = self.db.execute("SELECT id, name FROM organizations").fetchall()
         names = {name: oid for oid, name in orgs}
+        if self.organizations is not None:
+            self._org_generation = self.org_generation()
+            names = {name: oid for oid, name in self.organizations().items()}
         policies = {}
         for ref, org in self.config.organizations.items():
             plan_name = org.plan or self.config.default_plan
@@ -156,7 +163,8 @@ class Limiter:
 
     def _begin(self, tenant: Tenant) -> tuple[int, float, Policy, int]:
         """Clocks, policy and this month's count; refuses a call over the quota. Under the lock."""
-        if self.db is not None and self.db.execute("PRAGMA data_version").fetchone()[0] != self._version:
+        if ((self.db is not None and self.db.execute("PRAGMA data_version").fetchone()[0] != self._version)
+                or self.org_generation() != self._org_generation):
             self.reload()
         now, wall = self.mono(), self.wall()
         if wall >= self.month_end:

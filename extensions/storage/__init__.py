@@ -39,6 +39,11 @@ class StorageExtension(Extension):
             self._store = self.open()
         return self._store
 
+    @property
+    def is_open(self) -> bool:
+        """Whether the store is open (the extension started, or a command used it)."""
+        return self._store is not None
+
     def use(self, store: Store) -> None:
         """Read through ``store`` instead (the CLI, while a running service owns the embedded store)."""
         self._store = store

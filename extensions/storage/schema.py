@@ -7,7 +7,8 @@ applied once; re-running ``migrate`` is a no-op.
 With a ``cluster`` name the same migrations render for a ClickHouse cluster (``render``): every
 statement runs ``ON CLUSTER``, each table becomes a ``Replicated*`` ``<name>_local`` table (the
 ``{shard}``/``{replica}`` macros of each server) under a ``Distributed`` table of the original
-name that keeps a trace on one shard, and views read the ``Distributed`` tables.
+name that keeps a trace on one shard, and views read the ``Distributed`` tables. The key
+store's small tables (``WHOLE_ON_EVERY_SERVER``) are instead replicated whole to every server.
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class Migration:
 
 # Rows of one trace land on one shard, so a trace is read and merged (FINAL) where it lives.
 SHARDING_KEY = "cityHash64(project_id, trace_id)"
+# Small tables every server keeps a whole copy of (the key store): one keeper path for the
+# whole cluster, no shard and no Distributed twin, so any server answers for every key.
+WHOLE_ON_EVERY_SERVER = frozenset({"organizations", "projects", "api_keys", "provider_keys"})
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(\w*MergeTree)\b(?:\(([^)]*)\))?")
 _ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ")
@@ -60,13 +64,17 @@ def for_cluster(stmt: str, database: str, cluster: str) -> list[str]:
     m = _CREATE_TABLE.match(stmt)
     if m:
         db, name = m.group(1), m.group(2)
-        local = f"{name}_local"
+        whole = name in WHOLE_ON_EVERY_SERVER
+        local = name if whole else f"{name}_local"
         e = _ENGINE.search(stmt)
         if not e:
             raise ValueError(f"table {name}: no MergeTree engine to replicate")
-        engine = replicated_engine(e.group(1), e.group(2) or "", f"/clickhouse/tables/{{shard}}/{db}/{local}")
+        path = f"/clickhouse/tables/{db}/{name}" if whole else f"/clickhouse/tables/{{shard}}/{db}/{local}"
+        engine = replicated_engine(e.group(1), e.group(2) or "", path)
         body = stmt[m.end():]
         body = body[:e.start() - m.end()] + f"ENGINE = {engine}" + body[e.end() - m.end():]
+        if whole:
+            return [f"CREATE TABLE IF NOT EXISTS {db}.{name} {on}\n(" + body]
         return [f"CREATE TABLE IF NOT EXISTS {db}.{local} {on}\n(" + body,
                 f"CREATE TABLE IF NOT EXISTS {db}.{name} {on} AS {db}.{local}\n"
                 f"ENGINE = Distributed('{cluster}', '{db}', '{local}', {SHARDING_KEY})"]

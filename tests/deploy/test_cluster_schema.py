@@ -33,13 +33,25 @@ def test_every_ddl_statement_runs_on_the_cluster():
 def test_every_merge_tree_is_replicated_with_the_macros():
     engines = [re.search(r"ENGINE = (\w+)\((.*?)\)\s*(ORDER|PARTITION|$)", s, re.S) for s in _tables().values()]
     merge_trees = [e for e in engines if e and "MergeTree" in e.group(1)]
-    assert len(merge_trees) == 6  # schema_migrations, spans, trace_meta, requests, llm_calls, pending_ends
+    # schema_migrations, spans, trace_meta, requests, llm_calls, pending_ends and the four key store tables
+    assert len(merge_trees) == 10
     for e in merge_trees:
         assert e.group(1).startswith("Replicated"), e.group(0)
         assert "'{replica}'" in e.group(2)
     for name, stmt in _tables().items():
         if name.endswith("_local"):
             assert f"'/clickhouse/tables/{{shard}}/spanlens/{name}'" in stmt
+
+
+def test_key_store_tables_are_whole_on_every_server():
+    tables = _tables()
+    for name in schema.WHOLE_ON_EVERY_SERVER:
+        stmt = tables[name]
+        assert f"ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/spanlens/{name}', '{{replica}}', version)" \
+            in stmt, stmt
+        assert "{shard}" not in stmt and "Distributed" not in stmt
+        assert f"{name}_local" not in tables  # no shard-local table, no Distributed twin
+    assert schema.WHOLE_ON_EVERY_SERVER <= set(tables)
 
 
 @pytest.mark.parametrize("table,engine", [("spans", "ReplicatedCoalescingMergeTree"),

@@ -13,17 +13,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from ..conftest import BASE_CONFIG
-from ..support.running import REPO, free_port, wait_http
+from ..support.process import start_clickhouse_http
+from ..support.running import REPO, free_port
 
 
 @pytest.fixture(scope="module")
 def clickhouse_http(tmp_path_factory):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.chshim", str(port),
-                             str(tmp_path_factory.mktemp("shim"))], cwd=REPO)
+    proc, url = start_clickhouse_http(tmp_path_factory.mktemp("shim"))
     try:
-        wait_http(f"http://127.0.0.1:{port}/ping")
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)

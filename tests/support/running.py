@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from spanlens_pipeline import config as config_mod
-from spanlens_pipeline.extensions.keystore import KeyStore
+from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore, KeyStore
 from spanlens_pipeline.service import Service
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,10 @@ class RunningService:
     errors: list[BaseException] = field(default_factory=list)
 
     def new_key(self, project: str, public: bool = False) -> str:
-        store = KeyStore(self.keystore_path)
+        shared = self.service.extensions["keystore"].store
+        if isinstance(shared, ClickHouseKeyStore):  # the service's own: written to the server, seen at once
+            return shared.create_key(project, public=public)[0]
+        store = KeyStore(self.keystore_path)  # a connection of its own, as the CLI has
         try:
             return store.create_key(project, public=public)[0]
         finally:
