@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spanlens_pipeline.confschema import ByteSize, Millis
+from spanlens_pipeline.confschema import Millis
 from spanlens_pipeline.errors import ConfigError
 
 
@@ -18,21 +18,12 @@ class RetryConfig:
 
 
 @dataclass
-class SpoolConfig:
-    """Where rows wait on disk while the store is unreachable (off when ``directory`` is empty)."""
-
-    directory: str = ""
-    max_size: ByteSize = ByteSize(1024**3)
-
-
-@dataclass
 class Config:
     storage: str = "storage"  # id of the storage extension that owns the store
     max_batch_rows: int = 100_000
     # Rows waiting for the store at most; past it new requests get a retryable 503 (back-pressure).
     max_queued_rows: int = 500_000
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
-    spool: SpoolConfig = field(default_factory=SpoolConfig)
 
     def validate(self, path: str) -> None:
         if self.max_batch_rows < 1:

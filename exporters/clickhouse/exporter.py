@@ -34,7 +34,6 @@ from spanlens_pipeline.times import EPOCH
 
 from .config import Config
 from .part import Part
-from .spool import Spool
 from .writer import GroupWriter
 
 _span_values = operator.attrgetter(*SPAN_COLUMNS)
@@ -139,12 +138,8 @@ class ClickHouseExporter(Exporter):
     async def start(self, host: Host) -> None:
         storage = extension_of(host, self.config.storage, StorageExtension)
         self.db = storage.database
-        spool_cfg = self.config.spool
-        spool = Spool(spool_cfg.directory, spool_cfg.max_size) if spool_cfg.directory else None
-        if spool is not None and len(spool):
-            self.logger.warning("%d spooled write group(s) waiting; draining them into the store", len(spool))
         self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
-                                  self.config.max_queued_rows, spool)
+                                  self.config.max_queued_rows)
         self.writer.start()
         health.register(self, self._readiness)
 

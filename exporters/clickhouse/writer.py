@@ -7,9 +7,8 @@ insert runs, new requests gather for the next one, so the batch grows with the l
 no timer is needed. A failed shared insert is retried per caller, so one bad request
 never fails the others; transient failures are retried with backoff, then reported.
 
-With a ``Spool``, a group the store cannot take (a transient failure) is written to disk
-instead and acknowledged; a drain task replays the spool in order once the store is back,
-and while anything waits there new groups queue behind it.
+Rows that must survive a store outage are the write-ahead log's job (the ``wal``
+extension): it keeps them until a write here succeeds.
 """
 from __future__ import annotations
 
@@ -25,7 +24,6 @@ from spanlens_pipeline.extensions.storage import Store
 
 from .config import RetryConfig
 from .part import Part
-from .spool import Spool
 
 log = logging.getLogger("spanlens_pipeline.exporter.clickhouse")
 
@@ -41,12 +39,8 @@ class _Ticket:
 
 
 class GroupWriter:
-    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000,
-                 spool: Spool | None = None) -> None:
+    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000) -> None:
         self.store = store
-        self.spool = spool
-        self._spooled = asyncio.Event()
-        self._drainer: asyncio.Task | None = None
         self.retry = retry
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
@@ -58,13 +52,9 @@ class GroupWriter:
         self.inserts = 0
         self.rows_written = 0
         self.disk_full = False  # set by a disk-full refusal, cleared by the next insert that succeeds
-        self.spooled_rows = metrics.counter("spanlens_exporter_spooled_rows_total",
-                                            "Rows written to the disk spool while the store was unreachable")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="clickhouse-writer")
-        if self.spool is not None:
-            self._drainer = asyncio.create_task(self._drain(), name="clickhouse-spool-drain")
 
     async def write(self, parts: list[Part]) -> None:
         """Queue rows and return once they are stored (raises a SpanlensError if not)."""
@@ -91,10 +81,6 @@ class GroupWriter:
         self._wake.set()
         if self._task:
             await self._task
-        if self._drainer:  # what is still spooled stays on disk for the next start
-            self._drainer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drainer
 
     async def _run(self) -> None:
         while True:
@@ -114,16 +100,9 @@ class GroupWriter:
 
     async def _commit(self, group: list[_Ticket]) -> None:
         parts = [p for t in group for p in t.parts]
-        if self.spool is not None and len(self.spool):
-            await self._to_spool(group, parts)  # keep the order: behind what already waits
-            return
         try:
-            await self._insert_with_retry(parts, retry=self.spool is None)
+            await self._insert_with_retry(parts)
         except StoreError as exc:
-            if exc.transient and self.spool is not None:
-                log.warning("the store is unreachable (%s); spooling to disk", exc)
-                await self._to_spool(group, parts)
-                return
             if len(group) > 1 and not exc.transient:
                 for t in group:  # isolate the request whose rows the store refused
                     await self._commit([t])
@@ -142,54 +121,6 @@ class GroupWriter:
         for t in group:
             if not t.future.done():
                 t.future.set_result(None)
-
-    async def _to_spool(self, group: list[_Ticket], parts: list[Part]) -> None:
-        assert self.spool is not None
-        size = sum(len(p.body) for p in parts)
-        if not self.spool.has_room(size):
-            err = StoreUnavailable("The store is unreachable and the spool is full; retry later",
-                                   headers={"Retry-After": "5"})
-            for t in group:
-                if not t.future.done():
-                    t.future.set_exception(err)
-            return
-        try:
-            await asyncio.to_thread(self.spool.append, parts)
-        except OSError as exc:
-            log.error("cannot write the spool: %s", exc)
-            for t in group:
-                if not t.future.done():
-                    t.future.set_exception(StoreUnavailable(headers={"Retry-After": "5"}))
-            return
-        self.spooled_rows.inc(sum(p.rows for p in parts))
-        self._spooled.set()
-        for t in group:
-            if not t.future.done():
-                t.future.set_result(None)
-
-    async def _drain(self) -> None:
-        """Replay spooled groups, oldest first, until the spool is empty; then wait for more."""
-        assert self.spool is not None
-        delay = 0.5
-        while True:
-            item = await asyncio.to_thread(self.spool.oldest)
-            if item is None:
-                self._spooled.clear()
-                await self._spooled.wait()
-                continue
-            path, parts = item
-            try:
-                await self._insert_with_retry(parts, retry=False)
-            except StoreError as exc:
-                if exc.transient:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
-                    continue
-                log.error("the store refused spooled rows (%s); kept aside as %s", exc, path.with_suffix(".rejected"))
-                self.spool.set_aside(path)
-                continue
-            self.spool.remove(path)
-            delay = 0.5
 
     async def _insert_with_retry(self, parts: list[Part], retry: bool = True) -> None:
         merged: dict[tuple, list[Part]] = {}

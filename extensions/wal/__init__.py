@@ -50,6 +50,7 @@ class WalExtension(Extension):
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task | None = None
         self._attached = 0
+        self._refused_full = False
 
     async def start(self, host: Host) -> None:
         cfg = self.config
@@ -63,8 +64,11 @@ class WalExtension(Extension):
         health.register(self, self._readiness)
 
     def _readiness(self) -> str | None:
-        if self.segments is not None and self.segments.pending_bytes >= self.config.max_size:
-            return f"{self.id}: the write-ahead log is full"
+        """Not ready from a refusal for room until the log is below 90% of ``max_size`` again."""
+        if self._refused_full and self.segments is not None:
+            if self.segments.pending_bytes >= self.config.max_size * 0.9:
+                return f"{self.id}: the write-ahead log is full"
+            self._refused_full = False
         return None
 
     async def caught_up(self, timeout_s: float) -> bool:
@@ -92,6 +96,7 @@ class WalExtension(Extension):
         data = frame(encode(entry))
         if self.segments.pending_bytes + self._waiting_bytes + len(data) > self.config.max_size:
             _refused.inc(1, reason="full")
+            self._refused_full = True
             raise LogFull(headers={"Retry-After": "5"})
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((data, future))
