@@ -207,7 +207,7 @@ def run_case(exporter: str, bodies: list[Body], clients: int, args) -> Result:
     with Service(exporter=exporter) as svc:
         sender = Sender(svc.url, svc.key, bodies, clients)
         asyncio.run(sender.closed_loop(clients, args.warmup))  # warm-up: its spans are counted out below
-        stored_before = settle(lambda: svc.count("SELECT count() FROM spans"), 1 << 62, quiet=2)[0] \
+        stored_before = settle(lambda: svc.count("SELECT count() FROM spans FINAL"), 1 << 62, quiet=2)[0] \
             if exporter != "nop" else 0
         cpu0 = cpu_seconds(svc.pid)
         load = asyncio.run(sender.closed_loop(clients, args.duration))
