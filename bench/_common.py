@@ -71,6 +71,17 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
+def quiesce(pid: int, share: float = 0.05, window: float = 0.5, limit: float = 30.0) -> None:
+    """Wait until the process uses under ``share`` of a core over ``window`` seconds, so CPU
+    read afterwards includes the work it deferred (batched writes after the answers)."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        c0 = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - c0 < share * window:
+            return
+
+
 def _status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -112,6 +123,7 @@ class Service:
 
     exporter: str = "clickhouse"
     edit: Callable[[dict[str, Any]], None] | None = None
+    setup: Callable[[Any, Any], None] | None = None  # called with (KeyStore, KeyInfo) of the bench key
     env: dict[str, str] = field(default_factory=dict)
     data: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="spanlens-bench-")))
     port: int = field(default_factory=free_port)
@@ -157,7 +169,10 @@ class Service:
 
         store = KeyStore(str(self.data / "keystore.db"))
         try:
-            return store.create_key("bench")[0]
+            raw, info = store.create_key("bench")
+            if self.setup is not None:
+                self.setup(store, info)
+            return raw
         finally:
             store.close()
 
