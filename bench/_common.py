@@ -36,6 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def machine() -> str:
+    """Cores and the load average now: figures taken while other processes run are not comparable."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
 def pct(values: list[float], p: float) -> float:
     """The p-quantile (0..1) of values, nearest rank; nan when empty."""
     if not values:

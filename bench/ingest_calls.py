@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
-from _common import Service, cpu_seconds, pct, peak_rss_mib, settle
+from _common import Service, cpu_seconds, machine, pct, peak_rss_mib, settle
 
 STARTED, ENDED = "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"
 
@@ -67,7 +66,7 @@ async def one_trace(s: aiohttp.ClientSession, url: str, headers: dict, spans: in
 async def closed_loop(url: str, key: str, clients: int, spans: int, seconds: float) -> Load:
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     load = Load()
-    connector = aiohttp.TCPConnector(limit=clients)
+    connector = aiohttp.TCPConnector(limit=clients, keepalive_timeout=3)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as s:
         end = time.perf_counter() + seconds
 
@@ -122,7 +121,7 @@ def main() -> None:
     ap.add_argument("--spans-per-trace", type=int, default=3)
     ap.add_argument("--quiet", type=float, default=5, help="stored rows unchanged this long: drained")
     args = ap.parse_args()
-    print(f"{os.cpu_count()} cores; default config; {args.clients} closed-loop clients, "
+    print(f"{machine()}; default config; {args.clients} closed-loop clients, "
           f"{2 + 2 * args.spans_per_trace} calls per trace, {args.duration:.0f} s per run", flush=True)
     load, drain, cpu, rss, stored = run("clickhouse", args)
     report("store", load, drain, cpu, rss)

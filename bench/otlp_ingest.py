@@ -27,15 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import struct
-import sys
 import time
 from dataclasses import dataclass, field
 
 import aiohttp
-from _common import Service, cpu_seconds, pct, peak_rss_mib, rss_mib, settle
+from _common import Service, cpu_seconds, machine, pct, peak_rss_mib, rss_mib, settle
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -109,7 +107,7 @@ class Load:
     requests: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
+    statuses: dict[int | str, int] = field(default_factory=dict)
     generator_cpu: float = 0.0
 
 
@@ -129,16 +127,21 @@ class Sender:
     async def post(self, session: aiohttp.ClientSession, load: Load) -> None:
         data, spans = self.next_body()
         t = time.perf_counter()
-        async with session.post(self.url, data=data, headers=self.headers) as r:
-            await r.read()
+        try:
+            async with session.post(self.url, data=data, headers=self.headers) as r:
+                await r.read()
+            status: int | str = r.status
+        except (aiohttp.ClientError, OSError) as exc:  # counted, not fatal: a reset is a finding
+            status = type(exc).__name__
         load.latencies.append(time.perf_counter() - t)
-        load.statuses[r.status] = load.statuses.get(r.status, 0) + 1
+        load.statuses[status] = load.statuses.get(status, 0) + 1
         load.requests += 1
-        if r.status == 200:
+        if status == 200:
             load.acked += spans
 
     def session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections),
+        # Idle connections are dropped before the service's keep-alive timeout (5 s) could close them.
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=3),
                                      timeout=aiohttp.ClientTimeout(total=300))
 
     async def closed_loop(self, clients: int, seconds: float) -> Load:
@@ -279,11 +282,11 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0, help="soak load capacity in spans/s (default: measured)")
     ap.add_argument("--sample", type=float, default=5, help="soak RSS sampling interval, seconds")
     args = ap.parse_args()
-    clients = [int(x) for x in args.clients.split(",")]
-    sizes = [int(x) for x in args.spans.split(",")]
+    clients = sorted(int(x) for x in args.clients.split(","))
+    sizes = sorted(int(x) for x in args.spans.split(","))
     rng = random.Random(7)
     bodies = {n: [build_body(rng, n) for _ in range(8)] for n in sizes}
-    print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; default config; "
+    print(f"{machine()}; default config; "
           f"{len(bodies[sizes[0]][0].template) / sizes[0]:.0f} B/span; {args.duration:.0f} s per run", flush=True)
     if args.soak:
         soak(bodies[max(sizes)], max(clients), args)
@@ -300,6 +303,7 @@ def main() -> None:
             heaviest = (stored, ceiling)
     assert heaviest is not None
     stored, ceiling = heaviest  # the last case run: the most clients with the largest requests
+    print(f"at the end: {machine()}")
     print(f"ingest: {stored.ack_rate:,.0f} spans/s acknowledged, {stored.stored_rate:,.0f} spans/s stored, "
           f"ceiling {ceiling.ack_rate:,.0f} spans/s, ratio {stored.stored_rate / ceiling.ack_rate:.2f}")
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import httpx
-from _common import REPO, Service, cpu_seconds, free_port, pct, quiesce, settle
+from _common import REPO, Service, cpu_seconds, free_port, machine, pct, quiesce, settle
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 STREAM = {**CHAT, "stream": True}
@@ -193,7 +193,7 @@ def main() -> None:
                     if time.time() > deadline:
                         raise
                     time.sleep(0.1)
-            print(f"{os.cpu_count()} cores; default config, {args.exporter} exporter; stub upstream in its own process")
+            print(f"{machine()}; default config, {args.exporter} exporter; stub upstream in its own process")
             bench = Bench(args, svc, stub_url)
             asyncio.run(bench.run())
             bench.check_stored()
