@@ -43,8 +43,10 @@ lint: venv
 	for f in spanlens_pipeline/* receivers processors exporters extensions; do ln -s "$(CURDIR)/$$f" $(TYPECHECK)/; done
 	$(BIN)/mypy
 
+# Load generators need the bench extra; BENCH_ARGS e.g. --duration 60, or --soak 600.
 bench: venv
-	$(BIN)/python bench/otlp_ingest.py
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python bench/otlp_ingest.py $(BENCH_ARGS)
 
 screenshots: deps
 	$(BIN)/python bench/screenshots.py
