@@ -168,17 +168,16 @@ class Segments:
                 continue
             with open(self._path(at.segment), "rb") as f:
                 f.seek(at.offset)
-                data = f.read(min(end - at.offset, max(max_bytes - taken, 1)))
+                data = f.read(min(end - at.offset, max(max_bytes - taken, HEADER.size)))
+                if not payloads and len(data) >= HEADER.size:  # the first frame is read whole, however large
+                    length, _ = HEADER.unpack_from(data)
+                    if HEADER.size + length > len(data):
+                        data += f.read(HEADER.size + length - len(data))
             offset = 0
             while offset + HEADER.size <= len(data):
                 length, _ = HEADER.unpack_from(data, offset)
                 stop = offset + HEADER.size + length
                 if stop > len(data):
-                    if not payloads and offset == 0:  # one entry larger than the read: read it whole
-                        with open(self._path(at.segment), "rb") as f:
-                            f.seek(at.offset)
-                            data = f.read(HEADER.size + length)
-                        continue
                     break
                 payloads.append(data[offset + HEADER.size:stop])
                 offset = stop

@@ -1,6 +1,7 @@
 """Disk-full drill: the store's data directory on a small tmpfs, the service in a subprocess
-(the embedded engine takes one data directory per process). A full disk answers a retryable
-503 with Retry-After and /health goes not-ready; once space is freed, writes succeed again,
+(the embedded engine takes one data directory per process). Without a log, a full disk answers
+a retryable 503 with Retry-After and /health goes not-ready; with the write-ahead log, requests
+are still answered from the log until it is full. Once space is freed, writes succeed again,
 /health is green, and everything acknowledged is stored."""
 from __future__ import annotations
 
@@ -60,19 +61,31 @@ def _batch(n: int = 20) -> tuple[list[str], bytes]:
     return [sp.trace_id.hex() for sp in spans], pb_request(spans)
 
 
-def test_a_full_disk_is_a_retryable_503_and_not_ready_until_space_returns(small_disk, tmp_path):
+def _config(tmp_path, disk, wal: bool) -> tuple[str, str]:
+    """The service's config file and URL; with ``wal``, a 1 MiB log off the small disk in front."""
     port = free_port()
+    text = CONFIG.format(disk=disk, data=tmp_path, port=port)
+    if wal:
+        text = text.replace("  keystore:", f"  wal:\n    directory: {tmp_path}/wal\n    max_size: 1MiB\n"
+                            "    segment_size: 1MiB\n    max_retry_interval: 200ms\n  keystore:", 1)
+        text = text.replace(f"    endpoint: 127.0.0.1:{port}\n", f"    endpoint: 127.0.0.1:{port}\n    wal: wal\n", 1)
+        text = text.replace("extensions: [storage, keystore]", "extensions: [storage, wal, keystore]")
     cfg = tmp_path / "service.yaml"
-    cfg.write_text(CONFIG.format(disk=small_disk, data=tmp_path, port=port))
+    cfg.write_text(text)
+    return str(cfg), f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("wal", [False, True], ids=["direct", "wal"])
+def test_a_full_disk_is_a_retryable_503_and_not_ready_until_space_returns(small_disk, tmp_path, wal):
+    cfg, url = _config(tmp_path, small_disk, wal)
     store = KeyStore(str(tmp_path / "keystore.db"))
     try:
         key = store.create_key("diskfull")[0]
     finally:
         store.close()
     log = open(tmp_path / "service.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run", "--config", str(cfg)],
+    proc = subprocess.Popen([sys.executable, "-m", "spanlens_pipeline", "run", "--config", cfg],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/health", timeout=90)
         ballast = small_disk / "ballast"
@@ -92,10 +105,14 @@ def test_a_full_disk_is_a_retryable_503_and_not_ready_until_space_returns(small_
             assert full is not None, "the disk never filled up"
             assert full.status_code == 503, full.content
             assert int(full.headers["retry-after"]) > 0
-            assert b"STORE_FULL" in full.content
             health = c.get("/health")
             assert health.status_code == 503
-            assert "disk is full" in health.json()["error"]["message"]
+            if wal:  # the store's disk is full, so the log filled up behind it
+                assert b"LOG_FULL" in full.content and len(acknowledged) > 20
+                assert "write-ahead log is full" in health.json()["error"]["message"]
+            else:
+                assert b"STORE_FULL" in full.content
+                assert "disk is full" in health.json()["error"]["message"]
 
             ballast.unlink()  # the operator frees space
             for _ in range(40):
@@ -107,7 +124,10 @@ def test_a_full_disk_is_a_retryable_503_and_not_ready_until_space_returns(small_
                 assert r.status_code == 503, r.content
                 time.sleep(0.5)
             assert r.status_code == 200, r.content
-            assert c.get("/health").status_code == 200
+            deadline = time.time() + 30  # with a log, ready again once it has drained below its bound
+            while (health := c.get("/health")).status_code != 200 and wal and time.time() < deadline:
+                time.sleep(0.2)
+            assert health.status_code == 200, health.content
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -117,7 +137,7 @@ def test_a_full_disk_is_a_retryable_503_and_not_ready_until_space_returns(small_
         log.close()
     assert acknowledged
     out = run_cli("sql", f"SELECT uniqExact(trace_id) AS n FROM spanlens.spans WHERE trace_id IN "
-                         f"({','.join(repr(t) for t in acknowledged)})", "--format", "json", config=str(cfg))
+                         f"({','.join(repr(t) for t in acknowledged)})", "--format", "json", config=cfg)
     assert out.returncode == 0, out.stderr
     assert orjson.loads(out.stdout.splitlines()[0])["n"] == len(acknowledged)
     assert b"Traceback" not in (tmp_path / "service.log").read_bytes()

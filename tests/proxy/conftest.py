@@ -24,26 +24,30 @@ RECEIVERS = [r for r in ("otlp", "ingest", "proxy") if Registry.default().get(Ki
 
 def proxy_yaml(stub: StubUpstream, extra: str = "", bases: dict[str, str] | None = None,
                extensions: str = "") -> str:
-    """A service with the proxy (and OTLP, ingest) on one port, every provider pointed at the stub.
+    """A service with the proxy (and OTLP, ingest) on one port, every provider pointed at the stub,
+    each receiver answering through the write-ahead log as in the shipped configs.
 
     ``extra`` adds proxy settings (indented 4), ``bases`` overrides provider bases,
     ``extensions`` adds extension definitions (indented 2).
     """
     bases = {name: f"{stub.url}/{name}{'/v1' if name == 'openai' else ''}" for name in PROVIDERS} | (bases or {})
     base_yaml = "\n".join(f"      {name}:\n        api_base: {url}" for name, url in bases.items())
-    others = "".join(f"  {r}:\n    endpoint: 127.0.0.1:{{port}}\n" for r in RECEIVERS if r != "proxy")
-    ext_ids = ["storage", "keystore"] + [line.strip().rstrip(":") for line in extensions.splitlines()
+    others = "".join(f"  {r}:\n    endpoint: 127.0.0.1:{{port}}\n    wal: wal\n" for r in RECEIVERS if r != "proxy")
+    ext_ids = ["storage", "wal", "keystore"] + [line.strip().rstrip(":") for line in extensions.splitlines()
                               if line.startswith("  ") and not line.startswith("   ") and line.strip()]
     return f"""
 extensions:
   storage:
     endpoint: chdb://{{chdb}}
+  wal:
+    directory: {{data}}/wal
   keystore:
     path: {{data}}/keystore.db
     bootstrap_default_key: false
 {extensions}receivers:
 {others}  proxy:
     endpoint: 127.0.0.1:{{port}}
+    wal: wal
 {extra}    providers:
 {base_yaml}
 processors:
