@@ -13,12 +13,10 @@ extension): it keeps them until a write here succeeds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from spanlens_pipeline import metrics
 from spanlens_pipeline.errors import InternalError, StoreError, StoreFull, StoreUnavailable
 from spanlens_pipeline.extensions.storage import Store
 

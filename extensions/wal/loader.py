@@ -32,6 +32,7 @@ from .segments import HEADER, Segments
 
 Decoder = Callable[[bytes], Batch]
 DECODE_IN_THREAD = 64 * 1024  # entry bytes; larger entries are decoded in a worker thread
+CHUNK_SPANS = 1000  # a large entry's spans go through the processors in chunks, yielding in between
 ATTACH_WAIT_S = 10.0  # how long an entry waits for its receiver to start before it is skipped
 
 _loaded = metrics.counter("spanlens_wal_loaded_entries_total", "Log entries stored through their pipelines")
@@ -166,7 +167,9 @@ class Loader:
             ctx = entry.context()
             ctx.deferred = deferred
             try:
-                await self._targets[entry.receiver].consumer.consume(batch, ctx)
+                for chunk in _chunks(batch):
+                    await self._targets[entry.receiver].consumer.consume(chunk, ctx)
+                    await asyncio.sleep(0)  # processors rarely suspend: let requests in between
             except Exception as exc:
                 outcomes.append(exc)
                 continue
@@ -201,3 +204,12 @@ class Loader:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._attached.wait(), deadline - loop.time())
         return self._targets[receiver_id]
+
+
+def _chunks(batch: Batch) -> list[Batch]:
+    """``batch`` cut into batches of at most ``CHUNK_SPANS`` spans (one that carries more than
+    spans stays whole: its parts belong together)."""
+    spans = batch.spans
+    if len(spans) <= CHUNK_SPANS or batch.requests or batch.traces or batch.resolved_ends:
+        return [batch]
+    return [Batch(spans=spans[i:i + CHUNK_SPANS]) for i in range(0, len(spans), CHUNK_SPANS)]
