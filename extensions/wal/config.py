@@ -18,6 +18,8 @@ class Config:
     # never: answered once written (survives a crash of the process, not of the machine).
     fsync: Literal["always", "never"] = "always"
     max_load_size: ByteSize = ByteSize(32 * 1024**2)  # bytes of entries loaded into the store together
+    # A group starts at most this often (sooner when max_load_size is waiting or a reader waits).
+    load_interval: Millis = Millis(500)
     max_retry_interval: Millis = Millis(5000)  # backoff between loads while the store refuses
     drain_timeout: Millis = Millis(10000)  # at shutdown, time to load what is left (the rest waits on disk)
 
@@ -30,5 +32,7 @@ class Config:
             raise ConfigError(f"{path}::max_size", "must be at least segment_size")
         if self.max_load_size < 64 * 1024:
             raise ConfigError(f"{path}::max_load_size", "must be at least 64KiB")
+        if not 0 <= self.load_interval <= 60_000:
+            raise ConfigError(f"{path}::load_interval", "must be between 0 and 60s")
         if self.max_retry_interval < 10:
             raise ConfigError(f"{path}::max_retry_interval", "must be at least 10ms")

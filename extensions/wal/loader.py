@@ -62,6 +62,8 @@ class Loader:
         self._task: asyncio.Task | None = None
         self.loaded = 0  # bytes of frames stored since open (compare with ``segments.appended``)
         self._progress = asyncio.Event()
+        self._urgent = asyncio.Event()  # cuts a linger short
+        self._readers = 0  # callers of caught_up waiting now
 
     def add_target(self, receiver_id: str, consumer: Consumer, decoders: dict[str, Decoder]) -> None:
         self._targets[receiver_id] = _Target(consumer, decoders)
@@ -79,6 +81,7 @@ class Loader:
             return
         self._stopping = True
         self._ready.set()
+        self._urgent.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), drain_timeout_s)
         except (TimeoutError, asyncio.CancelledError):
@@ -93,7 +96,10 @@ class Loader:
 
     async def _run(self) -> None:
         position = self.segments.checkpoint
+        loop = asyncio.get_running_loop()
+        last = -float("inf")
         while True:
+            await self._linger(last + self.config.load_interval / 1000 - loop.time())
             self._ready.clear()
             payloads, end = await asyncio.to_thread(self.segments.read, position, self.config.max_load_size)
             if not payloads:
@@ -102,6 +108,7 @@ class Loader:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready.wait(), 1.0)
                 continue
+            last = loop.time()
             try:
                 await self._load([decode(p) for p in payloads])
             except _Stopped:
@@ -112,9 +119,30 @@ class Loader:
             self._progress.set()
             self._progress = asyncio.Event()
 
+    async def _linger(self, wait_s: float) -> None:
+        """Let entries gather for up to ``wait_s`` (few large inserts cost less than many small
+        ones), unless a reader waits for them, the loader stops or a full group is ready."""
+        if wait_s <= 0 or self._stopping or self._readers:
+            return
+        if self.segments.appended - self.loaded >= self.config.max_load_size:
+            return
+        self._urgent.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._urgent.wait(), wait_s)
+
     async def caught_up(self, timeout_s: float) -> bool:
         """Wait until everything appended before this call is stored; False if ``timeout_s`` passed first."""
         target = self.segments.appended
+        if self.loaded >= target:
+            return True
+        self._readers += 1
+        self._urgent.set()
+        try:
+            return await self._wait_loaded(target, timeout_s)
+        finally:
+            self._readers -= 1
+
+    async def _wait_loaded(self, target: int, timeout_s: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while self.loaded < target:
