@@ -19,7 +19,7 @@ class Config:
     fsync: Literal["always", "never"] = "always"
     max_load_size: ByteSize = ByteSize(32 * 1024**2)  # bytes of entries loaded into the store together
     # A group starts at most this often (sooner when max_load_size is waiting or a reader waits).
-    load_interval: Millis = Millis(500)
+    load_interval: Millis = Millis(1000)
     max_retry_interval: Millis = Millis(5000)  # backoff between loads while the store refuses
     drain_timeout: Millis = Millis(10000)  # at shutdown, time to load what is left (the rest waits on disk)
 
