@@ -14,6 +14,7 @@ keeps it so); the two share only ``_ends``, under a lock.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -24,6 +25,11 @@ from pathlib import Path
 HEADER = struct.Struct("<II")
 SUFFIX = ".wal"
 CHECKPOINT = "checkpoint"
+LOCK = "lock"
+
+
+class LogInUse(RuntimeError):
+    """Another process has this log open."""
 
 
 @dataclass(frozen=True, order=True)
@@ -54,6 +60,12 @@ class Segments:
     def __init__(self, directory: str, segment_size: int, fsync: bool) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise LogInUse(f"the write-ahead log in {self.dir} is in use by another process") from None
         self.segment_size = segment_size
         self.fsync = fsync
         self._lock = threading.Lock()
@@ -150,6 +162,7 @@ class Segments:
 
     def close(self) -> None:
         os.close(self._fd)
+        os.close(self._lock_fd)  # releases the lock
 
     # -- reading and committing (one thread) -------------------------------------
     def read(self, start: Position, max_bytes: int) -> tuple[list[bytes], Position]:

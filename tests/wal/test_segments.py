@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from spanlens_pipeline.extensions.wal.entry import BATCH, Entry, decode, encode, pack_batch, unpack_batch
-from spanlens_pipeline.extensions.wal.segments import HEADER, Position, Segments, frame
+from spanlens_pipeline.extensions.wal.segments import HEADER, LogInUse, Position, Segments, frame
 from spanlens_pipeline.model import Batch, SpanRecord, Tenant
 
 MIB = 1024**2
@@ -100,3 +100,11 @@ def test_an_entry_cannot_unpickle_anything_but_records():
         unpack_batch(pickle.dumps(_NotARecord()))
     with pytest.raises(pickle.UnpicklingError):
         unpack_batch(pickle.dumps({"not": "a batch"}))
+
+
+def test_one_process_at_a_time(tmp_path):
+    first = Segments(str(tmp_path), MIB, fsync=False)
+    with pytest.raises(LogInUse):
+        Segments(str(tmp_path), MIB, fsync=False)
+    first.close()
+    Segments(str(tmp_path), MIB, fsync=False).close()
