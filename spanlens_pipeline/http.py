@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from . import errors, health, metrics
@@ -142,6 +143,16 @@ async def _raw_route(app: Callable, scope: dict, receive: Callable, send: Callab
             await error_response(errors.InternalError(), scope[REQUEST_ID])(scope, receive, send_with_id)
 
 
+class _AsgiEndpoint:
+    """A raw ASGI app as a framework route's endpoint (the framework calls plain objects as ASGI)."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        await self.app(scope, receive, send)
+
+
 async def _spanlens_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SpanlensError)
     return error_response(exc, request_id_of(request), request.scope.get(ERROR_ENCODING, "json"))
@@ -253,6 +264,7 @@ class HttpServer:
         self._server: _Server | None = None
         self._task: asyncio.Task | None = None
         self._prefixes: list[tuple[str, Callable]] = []
+        self._routes: dict[str, list[tuple[re.Pattern, Callable]]] = {}  # method → (path, raw app)
 
     def add_route(self, path: str, handler: Handler, methods: list[str]) -> None:
         self.app.router.add_route(path, handler, methods=methods)
@@ -265,7 +277,32 @@ class HttpServer:
         """
         self._prefixes.append((prefix.rstrip("/"), app))
 
+    def add_asgi_route(self, path: str, app: Callable, methods: list[str]) -> None:
+        """Serve ``path`` for ``methods`` with a raw ASGI app, ahead of the framework.
+
+        ``{name}`` in ``path`` matches one path segment, given in ``scope["path_params"]``.
+        The request id and error envelope are as on ``add_asgi_prefix``. The route is also
+        registered with the framework, so what does not match exactly (another method, a
+        trailing slash) is answered there as before (405 with ``Allow``, a redirect, 404).
+        """
+        parts = re.split(r"\{(\w+)\}", path)  # literal, name, literal, name, …, literal
+        pattern = re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)"
+                                     for i, part in enumerate(parts)))
+        for method in methods:
+            self._routes.setdefault(method.upper(), []).append((pattern, app))
+        self.app.router.routes.append(Route(path, _AsgiEndpoint(app), methods=methods))
+
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and self._routes:
+            routes = self._routes.get(scope["method"])
+            if routes:
+                path = scope["path"]
+                for pattern, app in routes:
+                    found = pattern.fullmatch(path)
+                    if found:
+                        scope["path_params"] = found.groupdict()
+                        await _raw_route(app, scope, receive, send)
+                        return
         if scope["type"] == "http" and self._prefixes:
             path = scope["path"]
             for prefix, app in self._prefixes:

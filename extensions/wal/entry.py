@@ -2,21 +2,25 @@
 
 An entry holds either a raw request body in a format a receiver registered a decoder for
 (``otlp-pb``: an ``ExportTraceServiceRequest`` the receiver already checked), or the
-records a receiver built (kind ``batch``), pickled. Unpickling is limited to the record
-classes of ``spanlens_pipeline.model`` and a few plain types, so an entry can only ever
-become records, whatever its bytes say.
+records a receiver built (kind ``batch``), pickled as plain rows: each record kind's field
+names once, then a tuple of values per record (cheaper both ways than pickling the record
+objects). Unpickling is limited to the record classes of ``spanlens_pipeline.model`` and a
+few plain types, so an entry can only ever become records, whatever its bytes say. A row
+written under other field names (an older version) is read by name; an entry holding a
+pickled ``Batch`` (the first format) is read as before.
 """
 from __future__ import annotations
 
 import io
+import operator
 import pickle
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
 
-from spanlens_pipeline.model import Batch, RequestContext, Tenant
+from spanlens_pipeline.model import Batch, RequestContext, RequestRecord, SpanRecord, Tenant, TraceRecord
 
 BATCH = "batch"
 _META = struct.Struct("<BI")  # version, metadata length
@@ -57,8 +61,25 @@ def decode(payload: bytes) -> Entry:
     return Entry(meta["r"], meta["k"], payload[_META.size + length:], tenant, meta["q"], meta["a"])
 
 
+_ROWS = "rows/1"  # marks the row format
+_KINDS: tuple[type, ...] = (SpanRecord, TraceRecord, RequestRecord)  # in the order of the batch's lists
+_NAMES = tuple(tuple(f.name for f in fields(kind)) for kind in _KINDS)
+_GETTERS = tuple(operator.attrgetter(*names) for names in _NAMES)
+
+
 def pack_batch(batch: Batch) -> bytes:
-    return pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+    lists: tuple[list[Any], ...] = (batch.spans, batch.traces, batch.requests)
+    rows = tuple((_NAMES[i], [_GETTERS[i](r) for r in records]) if records else None
+                 for i, records in enumerate(lists))
+    return pickle.dumps((_ROWS, rows, batch.resolved_ends, batch.rejected, batch.rejected_reason),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _records(kind: type, names: tuple[str, ...], current: tuple[str, ...], rows: list[tuple]) -> list[Any]:
+    if names == current:
+        return [kind(*row) for row in rows]
+    known = [(i, name) for i, name in enumerate(names) if name in current]  # a field since removed is dropped
+    return [kind(**{name: row[i] for i, name in known}) for row in rows]
 
 
 class _RecordUnpickler(pickle.Unpickler):
@@ -69,7 +90,16 @@ class _RecordUnpickler(pickle.Unpickler):
 
 
 def unpack_batch(body: bytes) -> Batch:
-    batch = _RecordUnpickler(io.BytesIO(body)).load()
-    if not isinstance(batch, Batch):
-        raise pickle.UnpicklingError("a batch entry holds no batch")
-    return batch
+    found = _RecordUnpickler(io.BytesIO(body)).load()
+    if isinstance(found, Batch):
+        return found
+    try:
+        marker, rows, resolved, rejected, reason = found
+        if marker != _ROWS:
+            raise ValueError(marker)
+        lists = [_records(kind, tuple(part[0]), names, part[1]) if part is not None else []
+                 for kind, names, part in zip(_KINDS, _NAMES, rows, strict=True)]
+        return Batch(spans=lists[0], traces=lists[1], requests=lists[2], resolved_ends=list(resolved),
+                     rejected=rejected, rejected_reason=reason)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise pickle.UnpicklingError(f"a batch entry holds no batch ({type(exc).__name__})") from None

@@ -8,26 +8,22 @@ side writes first and looks second, so one of them always sees the other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from spanlens_pipeline import metrics
-from spanlens_pipeline.body import read_body
 from spanlens_pipeline.component import Host, Receiver, Settings, extension_of
-from spanlens_pipeline.errors import BadRequest
+from spanlens_pipeline.errors import BadRequest, ClientGone
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.extensions.wal import WalExtension, log_receiver, unlog_receiver
-from spanlens_pipeline.http import json_response, request_id_of
+from spanlens_pipeline.http import REQUEST_ID
 from spanlens_pipeline.model import SOURCE_INGEST, Batch, RequestContext, SpanRecord, TraceRecord
 
 from . import validation as v
+from . import wire
 from .config import Config
 
 PARSE_IN_THREAD = 256 * 1024  # bodies at least this large are parsed in a worker thread
@@ -41,17 +37,38 @@ class _KeyLocks:
     def __init__(self) -> None:
         self._locks: dict[tuple, list] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: tuple) -> AsyncIterator[None]:
-        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
-        entry[1] += 1
+    def hold(self, key: tuple) -> _Held:
+        return _Held(self._locks, key)
+
+
+class _Held:
+    """``async with`` holding one key's lock (a plain class: cheaper than a generator per call)."""
+
+    __slots__ = ("_entry", "_key", "_locks")
+
+    def __init__(self, locks: dict[tuple, list], key: tuple) -> None:
+        self._locks, self._key = locks, key
+        entry = locks.get(key)
+        if entry is None:
+            entry = locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1  # counted from here, so the entry stays while this waits
+        self._entry = entry
+
+    async def __aenter__(self) -> None:
         try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                del self._locks[key]
+            await self._entry[0].acquire()
+        except BaseException:
+            self._drop()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._entry[0].release()
+        self._drop()
+
+    def _drop(self) -> None:
+        self._entry[1] -= 1
+        if not self._entry[1]:
+            del self._locks[self._key]
 
 
 def _new_id() -> tuple[str, str]:
@@ -60,12 +77,8 @@ def _new_id() -> tuple[str, str]:
     return str(made), made.hex
 
 
-def _created(data: dict[str, Any], replay: bool) -> Response:
-    return json_response({"success": True, "data": data}, status=200 if replay else 201)
-
-
-def _updated(data: dict[str, Any]) -> Response:
-    return json_response({"success": True, "data": data})
+Answer = tuple[int, dict[str, Any]]  # status, data
+Handler = Callable[[RequestContext, dict[str, Any], str, dict[str, str]], Awaitable[Answer]]
 
 
 class IngestReceiver(Receiver):
@@ -81,23 +94,35 @@ class IngestReceiver(Receiver):
     async def start(self, host: Host) -> None:
         self.index = extension_of(host, self.config.storage, StorageExtension).span_index
         http = host.http(self.config.endpoint)
-        http.add_route("/ingest/traces", self.create_trace, ["POST"])
-        http.add_route("/ingest/traces/{trace_id}", self.update_trace, ["PATCH"])
-        http.add_route("/ingest/traces/{trace_id}/spans", self.create_span, ["POST"])
-        http.add_route("/ingest/spans/{span_id}", self.update_span, ["PATCH"])
+        http.add_asgi_route("/ingest/traces", self._serve(self.create_trace), ["POST"])
+        http.add_asgi_route("/ingest/traces/{trace_id}", self._serve(self.update_trace), ["PATCH"])
+        http.add_asgi_route("/ingest/traces/{trace_id}/spans", self._serve(self.create_span), ["POST"])
+        http.add_asgi_route("/ingest/spans/{span_id}", self._serve(self.update_span), ["PATCH"])
         self.wal = log_receiver(host, self, self.config.wal)
 
     async def shutdown(self) -> None:
         await unlog_receiver(self.wal)
 
-    async def _begin(self, request: Request) -> tuple[RequestContext, dict[str, Any], str]:
-        """Authenticate, then read the JSON object body. Returns the project id too."""
-        ctx = RequestContext(headers=dict(request.headers), client=request.client.host if request.client else None,
-                             path=request.url.path, request_id=request_id_of(request), write=True)
-        await self.next.admit(ctx)
-        raw = await read_body(request, self.config.max_request_body_size)
-        doc = await asyncio.to_thread(v.parse_object, raw) if len(raw) >= PARSE_IN_THREAD else v.parse_object(raw)
-        return ctx, doc, ctx.tenant.project_id if ctx.tenant else ""
+    def _serve(self, handler: Handler) -> Callable[[dict, Callable, Callable], Awaitable[None]]:
+        """A route as raw ASGI: authenticate, read the JSON object body, run ``handler``, answer.
+        Errors raised here become the envelope in ``http``."""
+        async def app(scope: dict, receive: Callable, send: Callable) -> None:
+            headers = wire.headers_of(scope)
+            client = scope.get("client")
+            ctx = RequestContext(headers=headers, client=client[0] if client else None, path=scope["path"],
+                                 request_id=scope[REQUEST_ID], write=True)
+            await self.next.admit(ctx)
+            try:
+                raw = await wire.read_body(receive, headers, self.config.max_request_body_size)
+            except ClientGone:
+                self.logger.info("client closed the connection during %s %s", scope["method"], scope["path"])
+                return
+            doc = await asyncio.to_thread(v.parse_object, raw) if len(raw) >= PARSE_IN_THREAD else v.parse_object(raw)
+            project = ctx.tenant.project_id if ctx.tenant else ""
+            status, data = await handler(ctx, doc, project, scope["path_params"])
+            await wire.answer(scope, send, status, data)
+
+        return app
 
     async def _settled(self) -> None:
         """With a log, wait until what was acknowledged before is stored, so a look-up in the
@@ -114,8 +139,8 @@ class IngestReceiver(Receiver):
             self.accepted.inc(len(spans), receiver=self.id)
 
     # -- traces -------------------------------------------------------------------------
-    async def create_trace(self, request: Request) -> Response:
-        ctx, doc, project = await self._begin(request)
+    async def create_trace(self, ctx: RequestContext, doc: dict[str, Any], project: str,
+                           params: dict[str, str]) -> Answer:
         name = v.name(doc)
         given = v.optional_id(doc, "id", trace=True)
         shown, trace_id = given or _new_id()
@@ -127,11 +152,11 @@ class IngestReceiver(Receiver):
             if seen is None:
                 await self._store(ctx, traces=[record])
                 self.index.created_trace_now(project, trace_id, start)
-        return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
+        return 201 if seen is None else 200, {"id": shown, "started_at": v.iso(start if seen is None else seen)}
 
-    async def update_trace(self, request: Request) -> Response:
-        ctx, doc, _ = await self._begin(request)
-        raw_id = request.path_params["trace_id"]
+    async def update_trace(self, ctx: RequestContext, doc: dict[str, Any], project: str,
+                           params: dict[str, str]) -> Answer:
+        raw_id = params["trace_id"]
         record = TraceRecord(v.path_id(raw_id, "id", trace=True), status=v.status(doc),
                              end_time=v.time_ns(doc, "ended_at"), error_message=v.text(doc, "error_message"),
                              update_metadata=v.metadata(doc, self.config.max_metadata_size))
@@ -140,12 +165,12 @@ class IngestReceiver(Receiver):
         if all(value is None for value in fields.values()):
             raise BadRequest("No valid fields to update")
         await self._store(ctx, traces=[record])
-        return _updated({"id": raw_id, **{k: val for k, val in fields.items() if val is not None}})
+        return 200, {"id": raw_id, **{k: val for k, val in fields.items() if val is not None}}
 
     # -- spans --------------------------------------------------------------------------
-    async def create_span(self, request: Request) -> Response:
-        ctx, doc, project = await self._begin(request)
-        trace_id = v.path_id(request.path_params["trace_id"], "trace id", trace=True)
+    async def create_span(self, ctx: RequestContext, doc: dict[str, Any], project: str,
+                          params: dict[str, str]) -> Answer:
+        trace_id = v.path_id(params["trace_id"], "trace id", trace=True)
         name = v.name(doc)
         given = v.optional_id(doc, "id")
         shown, span_id = given or _new_id()
@@ -174,11 +199,11 @@ class IngestReceiver(Receiver):
                         self.index.pending_now(project, span_id)  # still waiting
                         raise
                 self.index.created_span_now(project, trace_id, span_id, start)
-        return _created({"id": shown, "started_at": v.iso(start if seen is None else seen)}, seen is not None)
+        return 201 if seen is None else 200, {"id": shown, "started_at": v.iso(start if seen is None else seen)}
 
-    async def update_span(self, request: Request) -> Response:
-        ctx, doc, project = await self._begin(request)
-        raw_id = request.path_params["span_id"]
+    async def update_span(self, ctx: RequestContext, doc: dict[str, Any], project: str,
+                          params: dict[str, str]) -> Answer:
+        raw_id = params["span_id"]
         span_id = v.path_id(raw_id, "id", trace=False)
         status = v.status(doc)
         error_message = v.text(doc, "error_message")
@@ -214,4 +239,4 @@ class IngestReceiver(Receiver):
                 if trace_id is not None:
                     await self._store(ctx, spans=[dataclasses.replace(record, trace_id=trace_id)],
                                       resolved=(project, span_id))
-        return _updated({"id": raw_id, **{k: val for k, val in fields.items() if val is not None}})
+        return 200, {"id": raw_id, **{k: val for k, val in fields.items() if val is not None}}

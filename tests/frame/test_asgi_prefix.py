@@ -5,6 +5,7 @@ import asyncio
 import uuid
 
 import httpx
+import orjson
 
 from spanlens_pipeline import errors
 from spanlens_pipeline.http import REQUEST_ID, HttpServer
@@ -67,3 +68,35 @@ def test_other_paths_still_go_to_the_framework():
         assert (await c.get("/health")).status_code == 200
 
     _serve(check)
+
+
+async def _echo_params(scope, receive, send) -> None:
+    if scope["path_params"].get("item") == "fail":
+        raise errors.BadRequest("bad item")
+    body = orjson.dumps({"params": scope["path_params"], "method": scope["method"]})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def test_a_raw_route_gets_its_path_params_and_the_framework_answers_the_rest():
+    async def main() -> None:
+        server = HttpServer(f"127.0.0.1:{free_port()}")
+        server.add_asgi_route("/things/{thing}/items/{item}", _echo_params, ["POST", "PATCH"])
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as c:
+                r = await c.patch("/things/a-1/items/b2")
+                assert r.status_code == 200 and r.headers["x-request-id"]
+                assert r.json() == {"params": {"thing": "a-1", "item": "b2"}, "method": "PATCH"}
+                r = await c.post("/things/a/items/fail")
+                assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
+                assert r.json()["error"]["requestId"] == r.headers["x-request-id"]
+                r = await c.get("/things/a/items/b")  # another method: the framework's 405
+                assert r.status_code == 405 and r.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+                for path in ("/things/a/items", "/things/a/b/items/c", "/things/a/items/b/c"):
+                    r = await c.post(path)  # not one segment per name: not this route
+                    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND", path
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

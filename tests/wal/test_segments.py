@@ -9,7 +9,7 @@ import pytest
 
 from spanlens_pipeline.extensions.wal.entry import BATCH, Entry, decode, encode, pack_batch, unpack_batch
 from spanlens_pipeline.extensions.wal.segments import HEADER, LogInUse, Position, Segments, frame
-from spanlens_pipeline.model import Batch, SpanRecord, Tenant
+from spanlens_pipeline.model import Batch, RequestRecord, SpanRecord, Tenant, TraceRecord
 
 MIB = 1024**2
 
@@ -88,6 +88,30 @@ def test_an_entry_round_trips_with_its_tenant():
     back = unpack_batch(entry.body)
     assert back.spans == batch.spans and back.spans[0].cost_usd == Decimal("0.000001234")
     assert decode(encode(Entry("otlp", "otlp-pb", b"\x00raw", None, "", 0.0))).body == b"\x00raw"
+
+
+def test_a_batch_of_every_record_kind_round_trips_as_rows():
+    batch = Batch(spans=[SpanRecord("t" * 32, "s" * 16, end_time=7), SpanRecord("t" * 32, "u" * 16, name="y")],
+                  traces=[TraceRecord("t" * 32, name="trace", create_metadata='{"a":1}')],
+                  requests=[RequestRecord(id="r", created_at=5, model="m")],
+                  resolved_ends=[("proj", "u" * 16)], rejected=2, rejected_reason="why")
+    back = unpack_batch(pack_batch(batch))
+    assert back == batch
+    back.spans[0].flags.append("mine")  # every record has its own mutable fields
+    assert back.spans[1].flags == []
+
+
+def test_entries_of_the_first_format_and_of_other_fields_are_still_read():
+    batch = Batch(spans=[SpanRecord("t" * 32, "s" * 16, name="old", total_tokens=3)])
+    assert unpack_batch(pickle.dumps(batch)) == batch  # a pickled Batch, as the first format wrote it
+    renamed = ("rows/1", ((("trace_id", "span_id", "gone_field", "name"), [("t" * 32, "s" * 16, 1, "n")]),
+                          None, None), [], 0, None)
+    back = unpack_batch(pickle.dumps(renamed))
+    assert back.spans == [SpanRecord("t" * 32, "s" * 16, name="n")] and back.traces == []
+    with pytest.raises(pickle.UnpicklingError):
+        unpack_batch(pickle.dumps(("rows/9", (None, None, None), [], 0, None)))
+    with pytest.raises(pickle.UnpicklingError):
+        unpack_batch(pickle.dumps(("rows/1", ((("trace_id",), [(1, 2)]), None, None), [], 0, None)))
 
 
 class _NotARecord:
