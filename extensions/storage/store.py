@@ -76,16 +76,18 @@ class Store:
                 _clients[key] = client
         self.client = client
 
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+    def command(self, sql: str, parameters: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:
         try:
-            return self.client.command(sql, parameters=parameters)
+            return self.client.command(sql, parameters=parameters, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""
         try:
-            result = self.client.query(sql, parameters=parameters)
+            result = self.client.query(sql, parameters=parameters, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
         names = result.column_names
@@ -133,7 +135,7 @@ def _connect(dsn: str, username: str, password: str, settings: dict[str, Any],
         path = embedded_path(dsn)
         os.makedirs(path, exist_ok=True)
         try:
-            return clickhouse_connect.get_client(interface="chdb", path=path)
+            return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings)
         except Exception as exc:
             msg = str(exc)
             if "lock" in msg.lower() or "EmbeddedServer" in msg or "initializ" in msg:

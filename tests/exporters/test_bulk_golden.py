@@ -1,0 +1,171 @@
+"""The bulk OTLP insert stores the same ``spans`` rows as the record path.
+
+Every request of the golden corpus (``bulk_corpus``) is stored twice on the real embedded
+store: through the record path (the OTLP receiver's decoder, the default pipeline's
+processors, the exporter's encoding) into one database, and through ``insert_otlp`` with
+the same processors' SQL steps into another; the two tables must agree row for row.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import pytest
+
+from spanlens_pipeline.component import Processor, Settings
+from spanlens_pipeline.exporters.clickhouse.bulk import (
+    BulkUnsupported,
+    OtlpEntry,
+    frame,
+    insert_otlp,
+    supported,
+)
+from spanlens_pipeline.exporters.clickhouse.exporter import encode_spans
+from spanlens_pipeline.extensions.storage import Store, schema
+from spanlens_pipeline.limits import DEFAULT
+from spanlens_pipeline.model import SPAN_COLUMNS, RequestContext, Tenant
+from spanlens_pipeline.processors.auth import AuthProcessor
+from spanlens_pipeline.processors.auth import Config as AuthConfig
+from spanlens_pipeline.processors.cost import Config as CostConfig
+from spanlens_pipeline.processors.cost import CostProcessor
+from spanlens_pipeline.processors.cost.config import PriceOverride
+from spanlens_pipeline.processors.genai import Config as GenaiConfig
+from spanlens_pipeline.processors.genai import GenaiProcessor
+from spanlens_pipeline.processors.parent_link import Config as ParentConfig
+from spanlens_pipeline.processors.parent_link import ParentLinkProcessor
+from spanlens_pipeline.processors.truncation import Config as TruncationConfig
+from spanlens_pipeline.processors.truncation import TruncationProcessor
+from spanlens_pipeline.receivers.otlp.decode_pb import decode
+
+from ..support.host import storage_host
+from .bulk_corpus import requests
+
+COMPARED = [c for c in SPAN_COLUMNS]
+PIPELINE = ("auth",)
+
+
+def _settings(name: str) -> Settings:
+    return Settings(name, logging.getLogger(f"tests.bulk.{name}"))
+
+
+async def _pipeline(chdb_path: str) -> list[Processor]:
+    """The default pipeline's span processors, in the order of config/default.yaml, started."""
+    host = await storage_host(chdb_path)
+    cost = CostConfig(overrides=[PriceOverride(provider="openai", model="gpt-4o", input=2.5, output=10,
+                                               effective_from="2023-12-01"),
+                                 PriceOverride(provider="openai", model="gpt-4o", input=5, output=15)],
+                      service_tiers={"flex": 0.4})
+    procs: list[Processor] = [
+        AuthProcessor(_settings("auth"), AuthConfig()),
+        GenaiProcessor(_settings("genai"), GenaiConfig()),
+        ParentLinkProcessor(_settings("parent_link"), ParentConfig()),
+        CostProcessor(_settings("cost"), cost),
+        TruncationProcessor(_settings("truncation"), TruncationConfig(max_body_size=64 * 1024, preview_chars=100)),
+    ]
+    procs = [p for p in procs if p.id in PIPELINE]
+    for p in procs:
+        if p.id != "auth":
+            await p.start(host)
+    return procs
+
+
+def record_path(store: Store, database: str, procs: list[Processor], entries: list[OtlpEntry]) -> int:
+    """What the service does today for each entry: decode, the processors, encode, insert."""
+    async def run() -> int:
+        stored = 0
+        for e in entries:
+            batch = decode(e.body, DEFAULT)
+            tenant = Tenant(e.organization_id, e.project_id, "p", "key", "sl_live_x", "full")
+            ctx = RequestContext(headers={}, tenant=tenant)
+            for p in procs:
+                batch = await p.process(batch, ctx)
+            if batch.spans:
+                store.insert_json(f"{database}.spans", SPAN_COLUMNS, encode_spans(batch.spans))
+            stored += len(batch.spans)
+        return stored
+    return asyncio.run(run())
+
+
+def _rows(store: Store, database: str, project: str) -> list[dict[str, Any]]:
+    cols = ", ".join(COMPARED)
+    return store.query(f"SELECT {cols} FROM {database}.spans FINAL WHERE project_id = %(p)s "
+                       "ORDER BY trace_id, span_id", {"p": project})
+
+
+@pytest.fixture(scope="module")
+def golden(chdb_path, store):
+    rec_db, bulk_db = "golden_record", "golden_bulk"
+    for db in (rec_db, bulk_db):
+        schema.migrate(store, db)
+    procs = asyncio.run(_pipeline(chdb_path))
+    steps = [p.bulk_sql() for p in procs]
+    assert all(s is not None for s in steps)
+    return store, rec_db, bulk_db, procs, steps
+
+
+@pytest.mark.parametrize("case", [name for name, _ in requests()])
+def test_both_paths_store_identical_rows(golden, case):
+    store, rec_db, bulk_db, procs, steps = golden
+    body = dict(requests())[case]
+    project = f"golden-{uuid.uuid4().hex[:10]}"
+    entry = OtlpEntry("org-golden", project, 1_700_000_000_000_000_000, body)
+    expected = record_path(store, rec_db, procs, [entry])
+    routed: list[OtlpEntry] = []
+
+    def fallback(es: list[OtlpEntry]) -> int:
+        routed.extend(es)
+        return record_path(store, bulk_db, procs, es)
+
+    got = insert_otlp(store, bulk_db, [entry], [s for s in steps if s], record=fallback)
+    assert got == expected
+    want, have = _rows(store, rec_db, project), _rows(store, bulk_db, project)
+    assert len(want) == expected
+    for w, h in zip(want, have, strict=True):
+        diff = {k: (w[k], h[k]) for k in w if w[k] != h[k]}
+        assert not diff, f"{case}: {diff}"
+
+
+def test_many_entries_in_one_insert(golden):
+    """One insert of many entries keeps each entry's tenant; entries needing the record path go there."""
+    store, rec_db, bulk_db, procs, steps = golden
+    cases = requests()
+    projects = [f"golden-many-{uuid.uuid4().hex[:8]}-{i}" for i in range(len(cases))]
+    entries = [OtlpEntry(f"org-{i}", projects[i], 1, body) for i, (_, body) in enumerate(cases)]
+    expected = record_path(store, rec_db, procs, entries)
+    routed: list[OtlpEntry] = []
+
+    def fallback(es: list[OtlpEntry]) -> int:
+        routed.extend(es)
+        return record_path(store, bulk_db, procs, es)
+
+    assert insert_otlp(store, bulk_db, entries, [s for s in steps if s], record=fallback) == expected
+    assert 0 < len(routed) < len(entries)
+    for project in projects:
+        assert _rows(store, rec_db, project) == _rows(store, bulk_db, project)
+
+
+def test_a_server_store_takes_the_record_path(golden):
+    class ServerStore:
+        dsn = "http://localhost:8123"
+
+    assert not supported(ServerStore())  # type: ignore[arg-type]
+    with pytest.raises(BulkUnsupported):
+        insert_otlp(ServerStore(), "spanlens", [OtlpEntry("o", "p", 1, b"")])  # type: ignore[arg-type]
+
+
+def test_entries_are_framed_as_length_delimited_messages():
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    body = requests()[0][1]
+    data = frame([OtlpEntry("o", "p", 5, body), OtlpEntry("o2", "p2", 6, body)])
+    n, shift, i = 0, 0, 0
+    while True:
+        b = data[i]
+        n |= (b & 0x7F) << shift
+        i += 1
+        shift += 7
+        if b < 0x80:
+            break
+    first = ExportTraceServiceRequest.FromString(data[i:i + n])  # the appended fields are unknown to OTLP
+    assert first.SerializeToString().startswith(body[:10])
