@@ -4,7 +4,9 @@ On the bulk path a request's spans never become Python objects: the store parses
 request and computes every column in one ``INSERT … SELECT`` (see the clickhouse
 exporter's ``bulk`` module). Each processor adds its step as ``SqlStep`` layers; a layer
 maps a column name to an SQL expression over the columns of the layer before it (a name
-not yet present adds a helper column; helper names start with ``_``). Expressions are
+not yet present adds a helper column; helper names start with ``_``). Within one layer an
+expression must not read a column that the same layer replaces (ClickHouse would bind the
+name to the new value): read it in a later layer. Expressions are
 built from the same tables as the processor's Python step, so both paths share one set
 of rules.
 

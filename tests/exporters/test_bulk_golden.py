@@ -46,7 +46,7 @@ COMPARED = [c for c in SPAN_COLUMNS]
 # Cases whose request takes the record path (values nested below the bulk schema, message
 # forms the genai SQL step leaves to Python).
 ROUTED = ("deep values", "deep map", "events", "message events", "indexed prompt", "system instructions")
-PIPELINE = ("auth", "genai")
+PIPELINE = ("auth", "genai", "parent_link", "truncation")
 
 
 def _settings(name: str) -> Settings:
