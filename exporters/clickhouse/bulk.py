@@ -114,7 +114,8 @@ def insert_statement(database: str, path: str, steps: Sequence[SqlStep], limits:
     cols = ", ".join(SPAN_COLUMNS)
     values = ", ".join(f"ifNull({c}, '')" if c in _NOT_NULL else c for c in SPAN_COLUMNS)
     where = f"_entry NOT IN ({', '.join(str(int(n)) for n in skip_entries)})" if skip_entries else "1"
-    return (f"INSERT INTO {database}.spans ({cols}) SELECT {values} FROM ({span_select(_source(path), steps, limits)}) "
+    select = span_select(_source(path), steps, limits).replace("{db}", database)
+    return (f"INSERT INTO {database}.spans ({cols}) SELECT {values} FROM ({select}) "
             f"WHERE {where} SETTINGS format_schema = {lit(str(SCHEMA_FILE) + ':Entry')}")
 
 

@@ -46,7 +46,7 @@ COMPARED = [c for c in SPAN_COLUMNS]
 # Cases whose request takes the record path (values nested below the bulk schema, message
 # forms the genai SQL step leaves to Python).
 ROUTED = ("deep values", "deep map", "events", "message events", "indexed prompt", "system instructions")
-PIPELINE = ("auth", "genai", "parent_link", "truncation")
+PIPELINE = ("auth", "genai", "parent_link", "cost", "truncation")
 
 
 def _settings(name: str) -> Settings:
@@ -166,3 +166,20 @@ def test_entries_are_framed_as_length_delimited_messages():
             break
     first = ExportTraceServiceRequest.FromString(data[i:i + n])  # the appended fields are unknown to OTLP
     assert first.SerializeToString().startswith(body[:10])
+
+
+def test_the_corpus_reaches_every_rule(golden):
+    """The corpus is not vacuous: its rows carry every flag and cost outcome the rules can give."""
+    store, rec_db, bulk_db, projects, _, _, routed = golden
+    direct = [p for p in projects.values() if p not in routed]
+    rows = store.query(f"SELECT flags, cost_source, cost_usd, input, span_type FROM {bulk_db}.spans FINAL "
+                       "WHERE project_id IN %(p)s", {"p": direct})
+    flags = {f for r in rows for f in r["flags"]}
+    assert {"unknown_model", "invalid_cost", "invalid_usage", "input_truncated", "parent_self_reference",
+            "attributes_dropped", "attribute_value_truncated", "events_dropped", "links_dropped",
+            "invalid_timestamp", "scope_truncated", "resource_attributes_dropped",
+            "resource_attribute_value_truncated"} <= flags
+    assert {r["cost_source"] for r in rows} >= {"computed", "reported"}
+    assert any(r["cost_usd"] == 0 and r["cost_source"] == "computed" for r in rows)  # an OpenRouter :free model
+    assert any(r["input"] and "sk-***" in r["input"] for r in rows)
+    assert {r["span_type"] for r in rows} >= {"llm", "tool", "embedding", "retrieval", "custom"}

@@ -1,0 +1,26 @@
+-- Model prices as a table, for the cost step of the bulk OTLP insert: one row per price
+-- period. The cost processor writes its whole table (shipped prices, imported file, config
+-- overrides) under table_id, a hash of its rows, before a bulk insert needs it. A span is
+-- priced by the row of its provider and price key whose [effective_from, effective_to)
+-- holds the span's start day (the first period of a model starts at 1900-01-01: a span older
+-- than every price gets the earliest one). Rates are USD per 1M tokens.
+CREATE TABLE IF NOT EXISTS {database}.model_prices
+(
+    table_id            String,
+    provider            LowCardinality(String),
+    model               String,
+    provider_rank       UInt32,
+    effective_from      Date32,
+    effective_to        Date32,
+    input               Decimal(38, 18),
+    output              Decimal(38, 18),
+    cache_read          Decimal(38, 18),
+    cache_write         Decimal(38, 18),
+    long_threshold      Nullable(Int64),
+    long_input          Nullable(Decimal(38, 18)),
+    long_output         Nullable(Decimal(38, 18)),
+    long_cache_read     Nullable(Decimal(38, 18)),
+    long_cache_write    Nullable(Decimal(38, 18))
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (table_id, provider, model, effective_from);
