@@ -60,9 +60,17 @@ def lookup(expr: str, table: Mapping[str, str], default: str) -> str:
     return f"transform({expr}, {str_array(table)}, {str_array(table.values())}, {default})"
 
 
+_ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
+
+
 def py_strip(expr: str) -> str:
-    """``expr.strip()``."""
-    return f"replaceRegexpAll({expr}, {lit(f'^{PY_SPACE}+|{PY_SPACE}+$')}, '')"
+    """``expr.strip()``: ASCII whitespace is trimmed directly; only a string that then still
+    starts or ends with a non-ASCII character goes through the regex. (ClickHouse evaluates
+    both branches of an ``if``: the regex gets '' for the other rows.)"""
+    t = f"trim(BOTH {lit(_ASCII_SPACE)} FROM {expr})"
+    odd = f"(ascii({t}) > 127 OR ascii(reverse({t})) > 127)"
+    regex = f"replaceRegexpAll(if({odd}, {expr}, ''), {lit(f'^{PY_SPACE}+|{PY_SPACE}+$')}, '')"
+    return f"if({odd}, {regex}, {t})"
 
 
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
@@ -74,11 +82,12 @@ def json_string(expr: str) -> str:
     ``toJSONString`` agrees (with ``output_format_json_escape_forward_slashes=0``) except
     for U+2028/U+2029, which orjson leaves as they are, and the hex case of ``\\u00XX``
     escapes: those strings take a slower path."""
-    slow = f"replaceAll(replaceAll({expr}, '\\\\', '\\\\\\\\'), '\"', '\\\\\"')"
+    odd = lit(r"[\x00-\x07\x0b\x0e-\x1f\x{2028}\x{2029}]")
+    rare = f"if(match({expr}, {odd}), {expr}, '')"  # the slow path gets '' for the other rows
+    slow = f"replaceAll(replaceAll({rare}, '\\\\', '\\\\\\\\'), '\"', '\\\\\"')"
     for code in range(0x20):
         esc = _CONTROL.get(code, f"\\u{code:04x}")
         slow = f"replaceAll({slow}, char({code}), {lit(esc)})"
-    odd = lit(r"[\x00-\x07\x0b\x0e-\x1f\x{2028}\x{2029}]")
     return f"if(match({expr}, {odd}), concat('\"', {slow}, '\"'), toJSONString({expr}))"
 
 

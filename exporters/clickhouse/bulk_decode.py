@@ -58,9 +58,10 @@ _RESOURCE_FLAGS = (FLAG_RESOURCE_ATTRIBUTES_DROPPED, FLAG_RESOURCE_VALUE_TRUNCAT
 _SPAN_FLAGS = (FLAG_ATTRIBUTES_DROPPED, FLAG_VALUE_TRUNCATED)
 
 
-def _item_json(e: str, cut: str, per: str) -> str:
-    """JSON of one Value2 ``e``; its string cut to ``per`` characters when ``cut``."""
-    raw = f"if({e}.value = 'bytes_value', lower(hex({e}.bytes_value)), {e}.string_value)"
+def _item_json(e: str, cut: str, per: str, item: str = "true") -> str:
+    """JSON of one Value2 ``e``; its string cut to ``per`` characters when ``cut``. Strings
+    are rendered only where ``item`` holds (elsewhere their JSON is not used)."""
+    raw = f"if({item}, if({e}.value = 'bytes_value', lower(hex({e}.bytes_value)), {e}.string_value), '')"
     return (f"multiIf({e}.value IN ('string_value', 'bytes_value'), {json_string(f'if({cut}, leftUTF8({raw}, {per}), {raw})')}, "
             f"{e}.value = 'bool_value', if({e}.bool_value, 'true', 'false'), "
             f"{e}.value = 'int_value', toString({e}.int_value), "
@@ -81,7 +82,7 @@ def _value(v: str, max_len: int) -> str:
     total = f"arraySum(x -> if({is_str}, {raw_len}, 0), {items})"
     cut_items = f"({total} > {max_len})"
     per = f"intDiv({max_len}, greatest(1, length({items})))"
-    rendered = (f"arrayMap((x, i) -> {_item_json('x', f'i > 1 AND i <= length({items}) + 1 AND _cut', '_per')}, "
+    rendered = (f"arrayMap((x, i) -> {_item_json('x', f'i > 1 AND i <= length({items}) + 1 AND _cut', '_per', 'i > 1')}, "
                 f"arrayConcat([{scalar}], {items}, arrayMap(p -> p.value, {pairs})) AS _vals, arrayEnumerate(_vals))")
     rendered = rendered.replace("_cut", cut_items).replace("_per", per)
     # r: the rendered JSON texts: [scalar, *items, *map values]

@@ -94,10 +94,10 @@ class Store:
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
     def insert_json(self, table: str, columns: Iterable[str], body: bytes,
-                    fmt: str = "JSONCompactEachRow") -> None:
+                    fmt: str = "JSONCompactEachRow", settings: dict[str, Any] | None = None) -> None:
         """Insert pre-encoded rows (one JSON value per line) in one statement."""
         try:
-            self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt)
+            self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
 

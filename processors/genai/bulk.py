@@ -7,7 +7,7 @@ attributes or system instructions takes the record path (``RECORD``).
 """
 from __future__ import annotations
 
-from spanlens_pipeline.bulksql import SqlStep, lit, lookup, push_flag, py_strip
+from spanlens_pipeline.bulksql import SqlStep, lit, lookup, push_flag, py_strip, str_array
 from spanlens_pipeline.model import SPAN_TYPES
 from spanlens_pipeline.semconv import OPERATION_SPAN_TYPE
 
@@ -28,13 +28,18 @@ def _k(key: str) -> str:
 
 
 def _present(keys: tuple[str, ...]) -> str:
-    return "(" + " OR ".join(f"{_k(k)} != 0" for k in keys) + ")" if keys else "false"
+    return f"hasAny(_keys, {str_array(keys)})" if keys else "false"
+
+
+def _found_keys(keys: tuple[str, ...]) -> str:
+    """``keys`` present in the span, in their order (``_index``)."""
+    return f"arrayFilter(k -> has(_keys, k), {str_array(keys)})"
 
 
 def _first_str(keys: tuple[str, ...]) -> str:
     """``_first_str``: the first non-blank string (stripped) or integer among ``keys``, else NULL."""
-    values = ", ".join(f"multiIf({_k(k)} = {STR}, {py_strip(_a(k))}, {_k(k)} = {INT}, {_a(k)}, '')" for k in keys)
-    return f"nullIf(arrayFirst(x -> x != '', [{values}]), '')"
+    value = f"multiIf(_kind[k] = {STR}, {py_strip(f'if(_kind[k] = {STR}, attributes[k], {lit(str())})')}, _kind[k] = {INT}, attributes[k], '')"
+    return f"if({_present(keys)}, nullIf(arrayFirst(x -> x != '', arrayMap(k -> {value}, {_found_keys(keys)})), ''), NULL)"
 
 
 def _canonical_provider(expr: str) -> str:
@@ -43,12 +48,12 @@ def _canonical_provider(expr: str) -> str:
     return f"nullIf({lookup(v, ALIASES, lookup(head, ALIASES, v))}, '')"
 
 
-def _token(key: str) -> str:
-    """``token_count`` of one attribute: the count, -1 when absent or None, -2 when not a count."""
-    a, k = _a(key), _k(key)
-    s = py_strip(a)
+def _token() -> str:
+    """``token_count`` of attribute ``k``: the count, -1 when None, -2 when not a count."""
+    a, k = "attributes[k]", "_kind[k]"
+    s = py_strip(f"if({k} = {STR}, {a}, '')")  # the string rule's functions see '' for other kinds
     f = f"toFloat64OrNull({a})"
-    return (f"multiIf({k} = 0 OR {k} = {NONE}, -1, "
+    return (f"multiIf({k} = {NONE}, -1, "
             f"{k} = {INT}, if(toInt64OrZero({a}) BETWEEN 0 AND {MAX_TOKENS}, toInt64OrZero({a}), -2), "
             f"{k} = {FLOAT}, if({f} IS NOT NULL AND {f} = floor({f}) AND {f} >= 0 AND {f} <= {MAX_TOKENS}, "
             f"toInt64({f}), -2), "
@@ -57,11 +62,13 @@ def _token(key: str) -> str:
 
 
 def _tokens(keys: tuple[str, ...]) -> str:
-    """``_tokens``: (the first valid count or NULL, the rank of its key (0: none), whether an
-    invalid value came before it)."""
-    counts = f"[{', '.join(_token(k) for k in keys)}]"
-    body = "tuple(if(i = 0, NULL, t[i]), i, arrayExists((x, j) -> x = -2 AND (i = 0 OR j < i), t, arrayEnumerate(t)))"
-    return f"arrayMap(t -> arrayMap(i -> {body}, [arrayFirstIndex(x -> x >= 0, t)])[1], [{counts}])[1]"
+    """``_tokens``: (the first valid count or NULL, the key it came from, whether an invalid
+    value came before it), over the keys present."""
+    counts = f"arrayMap(k -> ({_token()}, k), {_found_keys(keys)})"
+    body = ("tuple(if(i = 0, NULL, t[i].1), if(i = 0, '', t[i].2), "
+            "arrayExists((x, j) -> x.1 = -2 AND (i = 0 OR j < i), t, arrayEnumerate(t)))")
+    found = f"arrayMap(t -> arrayMap(i -> {body}, [arrayFirstIndex(x -> x.1 >= 0, t)])[1], [{counts}])[1]"
+    return f"if({_present(keys)}, {found}, tuple(CAST(NULL, 'Nullable(Int64)'), '', false))"
 
 
 def _pairs(table: dict[str, tuple[str, str]], expr: str) -> tuple[str, str]:
@@ -71,8 +78,8 @@ def _pairs(table: dict[str, tuple[str, str]], expr: str) -> tuple[str, str]:
     return lookup(expr, types, "''"), lookup(expr, ops, "''")
 
 
-def _span_type() -> tuple[str, str]:
-    """``_span_type`` as (span_type, operation) expressions; '' where no rule applies."""
+def _span_type() -> str:
+    """``_span_type`` as an SQL (span_type, operation) pair; '' where no rule applies."""
     explicit = f"lowerUTF8({_a(n.SPAN_TYPE_KEY)})"
     oi = f"upperUTF8({_a('openinference.span.kind')})"
     tl = f"lowerUTF8({_a('traceloop.span.kind')})"
@@ -92,28 +99,19 @@ def _span_type() -> tuple[str, str]:
         (f"{_k('embedding.model_name')} != 0", "'embedding'", "'embeddings'"),
         (_present(n.REQUEST_MODEL_KEYS + n.RESPONSE_MODEL_KEYS), "'llm'", "''"),
     ]
-    t = "multiIf(" + ", ".join(f"{c}, {x}" for c, x, _ in conds) + ", '')"
-    o = "multiIf(" + ", ".join(f"{c}, {y}" for c, _, y in conds) + ", '')"
-    return t, o
-
-
-def _text(key: str) -> str:
-    """``_text`` of one attribute's value (NULL for None, '', [] and {})."""
-    a, k = _a(key), _k(key)
-    json = (f"multiIf({k} = {STR}, {a}, {k} = {FLOAT} AND {a} = '', 'null', {a})")
-    return (f"if({k} = {NONE} OR ({k} = {STR} AND {a} = '') OR ({k} = {LIST} AND {a} = '[]') "
-            f"OR ({k} = {DICT} AND {a} = '{{}}'), NULL, {json})")
-
-
-def _found(key: str) -> str:
-    return f"({_k(key)} != 0 AND {_k(key)} != {NONE})"
+    return "multiIf(" + ", ".join(f"{c}, ({x}, {y})" for c, x, y in conds) + ", ('', ''))"
 
 
 def _message(key: str, plain: tuple[str, ...]) -> str:
-    """``extract``'s answer for one column when only ``key`` and the plain names can carry it."""
-    given = [k for k in plain]
-    chain = ", ".join(f"{_found(k)} AND NOT ({_k(k)} = {STR} AND {_a(k)} = ''), {_text(k)}" for k in given)
-    return f"multiIf({_found(key)}, {_text(key)}, {chain}, NULL)"
+    """``extract``'s answer for one column when only ``key`` and the plain names can carry it:
+    ``key``'s value if it is not None, else the first plain value that is neither None nor '';
+    then ``_text`` (None, '', [] and {} give NULL; strings as they are; other values as JSON)."""
+    values = ", ".join(f"({_k(k)}, {_a(k)}, {int(i == 0)})" for i, k in enumerate((key, *plain)))
+    chosen = (f"arrayFirst(v -> v.1 NOT IN (0, {NONE}) AND (v.3 = 1 OR NOT (v.1 = {STR} AND v.2 = '')), "
+              f"[{values}])")
+    text = (f"if(v.1 IN (0, {NONE}) OR (v.1 = {STR} AND v.2 = '') OR (v.1 = {LIST} AND v.2 = '[]') "
+            f"OR (v.1 = {DICT} AND v.2 = '{{}}'), NULL, if(v.1 = {FLOAT} AND v.2 = '', 'null', v.2))")
+    return f"arrayMap(v -> {text}, [{chosen}])[1]"
 
 
 _INDEXED = "^(" + "|".join(p.replace(".", "\\.") for p in m._INDEXED) + ")[0-9]"
@@ -125,18 +123,16 @@ RECORD = (f"arrayExists(e -> e.name IN {tuple(_MESSAGE_EVENTS)}, _events) "
 
 def step(messages: bool = True) -> SqlStep:
     """The genai processor's bulk step."""
-    span_type, operation = _span_type()
     usage = {f: _tokens(n.FIELD_KEYS[f]) for f in ("input_tokens", "output_tokens", "total_tokens",
                                                    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")}
     first: dict[str, str] = {
-        "_g_type": f"if(empty(_keys), '', {span_type})",
-        "_g_op": f"if(empty(_keys), '', {operation})",
+        "_g": f"if(empty(_keys), ('', ''), {_span_type()})",
         "provider": f"coalesce(provider, {_canonical_provider(_first_str(n.PROVIDER_KEYS))})",
         **{f: f"coalesce({f}, {_first_str(n.FIELD_KEYS[f])})"
            for f in ("request_model", "response_model", "session_id", "user_id")},
         **{f"_u_{f}": expr for f, expr in usage.items()},
     }
-    legacy = f"_u_input_tokens.2 IN {tuple(n.INPUT_KEYS.index(k) + 1 for k in n.LEGACY_INPUT_KEYS)}"
+    legacy = f"_u_input_tokens.2 IN {tuple(n.LEGACY_INPUT_KEYS)}"
     cached = "(coalesce(_u_cache_read_tokens.1, 0) + coalesce(_u_cache_write_tokens.1, 0))"
     anthropic = "(provider = 'anthropic' OR startsWith(lowerUTF8(coalesce(response_model, request_model, '')), 'claude'))"
     inp = (f"if(_u_input_tokens.1 IS NULL, NULL, if({cached} != 0 AND (({legacy} AND {anthropic}) "
@@ -145,8 +141,8 @@ def step(messages: bool = True) -> SqlStep:
            "AND _u_output_tokens.1 < _u_reasoning_tokens.1, _u_output_tokens.1 + _u_reasoning_tokens.1, _u_output_tokens.1)")
     invalid = " OR ".join(f"_u_{f}.3" for f in usage)
     second: dict[str, str] = {
-        "span_type": "if(_g_type = '', span_type, _g_type)",
-        "operation": "if(operation IS NULL AND _g_op != '', _g_op, operation)",
+        "span_type": "if(_g.1 = '', span_type, _g.1)",
+        "operation": "if(operation IS NULL AND _g.2 != '', _g.2, operation)",
         "input_tokens": inp,
         "output_tokens": out,
         "cache_read_tokens": "_u_cache_read_tokens.1",
