@@ -31,7 +31,7 @@ from spanlens_pipeline.extensions.storage import Store, is_embedded
 from spanlens_pipeline.limits import DEFAULT, Limits
 from spanlens_pipeline.model import SPAN_COLUMNS
 
-from .bulk_decode import LATER_COLUMNS, STRUCTURE, decode_sql, survey_sql
+from .bulk_decode import STRUCTURE, decode_sql, survey_sql
 
 SCHEMA_FILE = Path(__file__).with_name("sql") / "otlp_bulk.proto"
 # Settings every bulk insert runs with (besides the caller's).

@@ -62,7 +62,8 @@ def _item_json(e: str, cut: str, per: str, item: str = "true") -> str:
     """JSON of one Value2 ``e``; its string cut to ``per`` characters when ``cut``. Strings
     are rendered only where ``item`` holds (elsewhere their JSON is not used)."""
     raw = f"if({item}, if({e}.value = 'bytes_value', lower(hex({e}.bytes_value)), {e}.string_value), '')"
-    return (f"multiIf({e}.value IN ('string_value', 'bytes_value'), {json_string(f'if({cut}, leftUTF8({raw}, {per}), {raw})')}, "
+    text = json_string(f"if({cut}, leftUTF8({raw}, {per}), {raw})")
+    return (f"multiIf({e}.value IN ('string_value', 'bytes_value'), {text}, "
             f"{e}.value = 'bool_value', if({e}.bool_value, 'true', 'false'), "
             f"{e}.value = 'int_value', toString({e}.int_value), "
             f"{e}.value = 'double_value', {float_json(f'{e}.double_value')}, 'null')")
@@ -71,32 +72,32 @@ def _item_json(e: str, cut: str, per: str, item: str = "true") -> str:
 def _value(v: str, max_len: int) -> str:
     """(kind, stored text, cut) of one attribute value ``v`` (a Value) within ``max_len``.
 
-    The value itself, the items of an array value and the values of a map value are rendered
-    by one expression (``_item_json``): the scalar is recast as an item first."""
+    The items of an array value and the values of a map value are rendered by one
+    expression (``_item_json``); a string value (the common case) renders nothing."""
     s = f"{v}.string_value"
     items, pairs = f"{v}.array_value_values", f"{v}.kvlist_value_values"
-    scalar = (f"CAST(tuple({v}.value, {s}, {v}.bool_value, {v}.int_value, {v}.double_value, '', '', "
-              f"{v}.bytes_value), {lit(_V2)})")
     is_str = "x.value IN ('string_value', 'bytes_value')"
     raw_len = "lengthUTF8(if(x.value = 'bytes_value', lower(hex(x.bytes_value)), x.string_value))"
     total = f"arraySum(x -> if({is_str}, {raw_len}, 0), {items})"
     cut_items = f"({total} > {max_len})"
     per = f"intDiv({max_len}, greatest(1, length({items})))"
-    rendered = (f"arrayMap((x, i) -> {_item_json('x', f'i > 1 AND i <= length({items}) + 1 AND _cut', '_per', 'i > 1')}, "
-                f"arrayConcat([{scalar}], {items}, arrayMap(p -> p.value, {pairs})) AS _vals, arrayEnumerate(_vals))")
+    rendered = (f"arrayMap((x, i) -> {_item_json('x', f'i <= length({items}) AND _cut', '_per')}, "
+                f"arrayConcat({items}, arrayMap(p -> p.value, {pairs})) AS _vals, arrayEnumerate(_vals))")
     rendered = rendered.replace("_cut", cut_items).replace("_per", per)
-    # r: the rendered JSON texts: [scalar, *items, *map values]
-    array = "concat('[', arrayStringConcat(arraySlice(r, 2, length(" + items + ")), ','), ']')"
+    # r: the rendered JSON texts: [*items, *map values]
+    array = "concat('[', arrayStringConcat(arraySlice(r, 1, length(" + items + ")), ','), ']')"
     kvlist = (f"concat('{{', arrayStringConcat(arrayMap((k, j) -> concat({json_string('k')}, ':', j), "
-              f"{pairs}.key, arraySlice(r, length({items}) + 2)), ','), '}}')")
+              f"{pairs}.key, arraySlice(r, length({items}) + 1)), ','), '}}')")
+    double = f"{v}.value = 'double_value'"
     kind = (f"multiIf({s} != '' OR {v}.value IN ('string_value', 'bytes_value'), {KIND_STR}, "
             f"{v}.value = 'bool_value', {KIND_BOOL}, {v}.value = 'int_value', {KIND_INT}, "
-            f"{v}.value = 'double_value', {KIND_FLOAT}, {v}.value = 'array_value', {KIND_LIST}, "
+            f"{double}, {KIND_FLOAT}, {v}.value = 'array_value', {KIND_LIST}, "
             f"{v}.value = 'kvlist_value', {KIND_DICT}, {KIND_NONE})")
     text = (f"multiIf({s} != '' OR {v}.value = 'string_value', leftUTF8({s}, {max_len}), "
             f"{v}.value = 'bytes_value', leftUTF8(lower(hex({v}.bytes_value)), {max_len}), "
-            f"{v}.value IN ('bool_value', 'int_value'), r[1], "
-            f"{v}.value = 'double_value', replaceOne(r[1], 'null', ''), "
+            f"{v}.value = 'bool_value', if({v}.bool_value, 'true', 'false'), "
+            f"{v}.value = 'int_value', toString({v}.int_value), "
+            f"{double}, replaceOne({float_json(f'if({double}, {v}.double_value, 0)')}, 'null', ''), "
             f"{v}.value = 'array_value', {array}, {v}.value = 'kvlist_value', {kvlist}, '')")
     cut = (f"multiIf({s} != '' OR {v}.value = 'string_value', lengthUTF8({s}) > {max_len}, "
            f"{v}.value = 'bytes_value', length({v}.bytes_value) * 2 > {max_len}, "
@@ -130,7 +131,7 @@ def attribute_sets(lists: str, max_count: int, max_len: int) -> str:
     conv = f"arrayMap(a -> tuple(leftUTF8(a.key, {max_len}), {_value('a.value', max_len)}), {flat})"
     sizes = f"arrayMap(l -> least(length(l), {max_count}), {lists})"
     # c: all converted entries; o: each list's (offset, size, full length)
-    one = (f"arrayMap(i -> arraySlice(c, o.1[i] + 1, o.2[i]), arrayEnumerate(o.2))")
+    one = ("arrayMap(i -> arraySlice(c, o.1[i] + 1, o.2[i]), arrayEnumerate(o.2))")
     keys = "c.1"
     firsts = f"arrayFilter(i -> indexOf({keys}, {keys}[i]) = i, arrayEnumerate({keys}))"
     last = f"(length({keys}) + 1 - indexOf(arrayReverse({keys}), {keys}[i]))"
@@ -140,7 +141,8 @@ def attribute_sets(lists: str, max_count: int, max_len: int) -> str:
             f"if({unique}, arrayMap(x -> x.2.2, c), arrayMap(i -> c[{last}].2.2, {firsts})), "
             f"n > {max_count}, arrayExists(x -> x.2.3, c))")
     split = (f"arrayMap((c, n) -> {body}, {one}, o.3)")
-    offsets = f"tuple(arrayPushFront(arrayPopBack(arrayCumSum({sizes})), 0), {sizes}, arrayMap(l -> length(l), {lists}))"
+    offsets = (f"tuple(arrayPushFront(arrayPopBack(arrayCumSum({sizes})), 0), {sizes}, "
+               f"arrayMap(l -> length(l), {lists}))")
     return f"arrayMap(o -> arrayMap(c -> {split}, [{conv}])[1], [{offsets}])[1]"
 
 
@@ -196,8 +198,9 @@ def decode_sql(source: str, limits: Limits) -> str:
              f"FROM (SELECT *, {ev} AS _ev, {lk} AS _lk, length(_events) AS _n_events, length(_links) AS _n_links, "
              f"{attribute_sets(lists, lim.max_attributes, ml)} AS _sets FROM ({spans}))")
     op = "if(_kind['gen_ai.operation.name'] = 1, _attrs['gen_ai.operation.name'], NULL)"
+    ev_name = json_string(f"leftUTF8(e.name, {ml})")
     events = (f"if(_n_events = 0, NULL, concat('[', arrayStringConcat(arrayMap((e, a) -> concat("
-              f"'{{\"time_unix_nano\":', toString(e.time_unix_nano), ',\"name\":', {json_string(f'leftUTF8(e.name, {ml})')}, "
+              f"'{{\"time_unix_nano\":', toString(e.time_unix_nano), ',\"name\":', {ev_name}, "
               f"',\"attributes\":', {set_json('a')}, '}}'), _ev, _ev_sets), ','), ']'))")
     links = (f"if(_n_links = 0, NULL, concat('[', arrayStringConcat(arrayMap((l, a) -> concat("
              f"'{{\"trace_id\":', {json_string('lower(hex(l.trace_id))')}, ',\"span_id\":', "

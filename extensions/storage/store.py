@@ -3,7 +3,8 @@
 Both targets use clickhouse-connect. ``chdb:///abs/path`` or ``chdb://relative/path``
 opens the embedded engine in this process (one process may own a data directory at a
 time; one engine path per process); ``http(s)://host:port`` talks to a server.
-Clients are shared per DSN within a process.
+Clients are shared per DSN (and settings) within a process; the configured settings apply
+to every statement on both targets.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class Store:
                  settings: dict[str, Any] | None = None, connect_timeout_s: float = 10,
                  send_receive_timeout_s: float = 60) -> None:
         self.dsn = dsn
-        key = (dsn, username, password)
+        key = (dsn, username, password, tuple(sorted((settings or {}).items())))
         with _lock:
             client = _clients.get(key)
             if client is None:

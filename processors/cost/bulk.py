@@ -185,7 +185,8 @@ def step(table: PriceTable, tiers: dict[str, Decimal], reported_keys: tuple[str,
         "_c_tier": tier,
     }
     key1 = f"if({model} IS NULL, '', {_candidates('provider', model)})"
-    key2 = f"if(response_model IS NOT NULL AND request_model IS NOT NULL, {_candidates('provider', 'request_model')}, '')"
+    key2 = (f"if(response_model IS NOT NULL AND request_model IS NOT NULL, "
+            f"{_candidates('provider', 'request_model')}, '')")
     second: dict[str, str] = {
         "_c_key": f"if(_c_priced AND _c_usage, arrayMap(k -> if(k = '', {key2}, k), [{key1}])[1], '')",
     }

@@ -38,8 +38,10 @@ def _found_keys(keys: tuple[str, ...]) -> str:
 
 def _first_str(keys: tuple[str, ...]) -> str:
     """``_first_str``: the first non-blank string (stripped) or integer among ``keys``, else NULL."""
-    value = f"multiIf(_kind[k] = {STR}, {py_strip(f'if(_kind[k] = {STR}, attributes[k], {lit(str())})')}, _kind[k] = {INT}, attributes[k], '')"
-    return f"if({_present(keys)}, nullIf(arrayFirst(x -> x != '', arrayMap(k -> {value}, {_found_keys(keys)})), ''), NULL)"
+    text = py_strip(f"if(_kind[k] = {STR}, attributes[k], '')")
+    value = f"multiIf(_kind[k] = {STR}, {text}, _kind[k] = {INT}, attributes[k], '')"
+    first = f"arrayFirst(x -> x != '', arrayMap(k -> {value}, {_found_keys(keys)}))"
+    return f"if({_present(keys)}, nullIf({first}, ''), NULL)"
 
 
 def _canonical_provider(expr: str) -> str:
@@ -134,11 +136,13 @@ def step(messages: bool = True) -> SqlStep:
     }
     legacy = f"_u_input_tokens.2 IN {tuple(n.LEGACY_INPUT_KEYS)}"
     cached = "(coalesce(_u_cache_read_tokens.1, 0) + coalesce(_u_cache_write_tokens.1, 0))"
-    anthropic = "(provider = 'anthropic' OR startsWith(lowerUTF8(coalesce(response_model, request_model, '')), 'claude'))"
+    anthropic = ("(provider = 'anthropic' "
+                 "OR startsWith(lowerUTF8(coalesce(response_model, request_model, '')), 'claude'))")
     inp = (f"if(_u_input_tokens.1 IS NULL, NULL, if({cached} != 0 AND (({legacy} AND {anthropic}) "
            f"OR _u_input_tokens.1 < {cached}), _u_input_tokens.1 + {cached}, _u_input_tokens.1))")
     out = ("if(_u_output_tokens.1 IS NOT NULL AND _u_reasoning_tokens.1 IS NOT NULL "
-           "AND _u_output_tokens.1 < _u_reasoning_tokens.1, _u_output_tokens.1 + _u_reasoning_tokens.1, _u_output_tokens.1)")
+           "AND _u_output_tokens.1 < _u_reasoning_tokens.1, _u_output_tokens.1 + _u_reasoning_tokens.1, "
+           "_u_output_tokens.1)")
     invalid = " OR ".join(f"_u_{f}.3" for f in usage)
     second: dict[str, str] = {
         "span_type": "if(_g.1 = '', span_type, _g.1)",
@@ -156,7 +160,8 @@ def step(messages: bool = True) -> SqlStep:
     }
     if messages:
         wanted = f"(notEmpty(_ev) OR {_present(m.MESSAGE_KEYS)})"
-        third["input"] = f"if(input IS NULL AND {wanted}, {_message('gen_ai.input.messages', m._PLAIN_INPUT)}, input)"
-        third["output"] = f"if(output IS NULL AND {wanted}, {_message('gen_ai.output.messages', m._PLAIN_OUTPUT)}, output)"
+        for column, key, plain in (("input", "gen_ai.input.messages", m._PLAIN_INPUT),
+                                   ("output", "gen_ai.output.messages", m._PLAIN_OUTPUT)):
+            third[column] = f"if({column} IS NULL AND {wanted}, {_message(key, plain)}, {column})"
     return SqlStep((first, second, third), record=RECORD if messages else None)
 
