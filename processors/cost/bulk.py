@@ -1,7 +1,7 @@
 """The cost step on the bulk path: ``CostProcessor.price`` as SQL over the ``model_prices`` table.
 
-``prepare`` writes the processor's ``PriceTable`` (every layer, as price periods) into
-``model_prices`` under a hash of its rows; the step's SQL reads that table once per insert
+``prepare`` creates ``model_prices`` (``model_prices.sql``) and writes the processor's
+``PriceTable`` (every layer, as price periods) into it under a hash of its rows; the step's SQL reads that table once per insert
 (scalar subqueries) and applies the same lookup (azure → openai, OpenRouter ``:free``,
 ``vendor/model`` names, boundary-aware prefixes, the model's own vendor when the provider
 has no prices), the period of the span's start day, the long-context and service-tier
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from importlib import resources
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,8 @@ from spanlens_pipeline.processors.genai.providers import ALIASES
 from .pricing import BOUNDARIES, PriceTable
 
 STR, BOOL, INT, FLOAT, NONE = 1, 2, 3, 4, 7  # the decode stage's value kinds
+DDL = "\n".join(line for line in resources.files(__package__).joinpath("model_prices.sql").read_text().splitlines()
+                if not line.startswith("--"))
 _DATE_MIN, _DATE_MAX = dt.date(1900, 1, 1), dt.date(2299, 12, 31)
 _SCALE = 18  # decimals of the table's rates
 _COLUMNS = ("table_id", "provider", "model", "provider_rank", "effective_from", "effective_to", "input", "output",
@@ -80,6 +83,7 @@ class Prices:
     def prepare(self, store: Any, database: str) -> None:
         if database in self.ready:
             return
+        store.command(DDL.replace("{database}", database))
         have = store.query(f"SELECT count() AS n FROM {database}.model_prices WHERE table_id = %(t)s",
                            {"t": self.table_id})
         if not have or int(have[0]["n"]) != len(self.rows):

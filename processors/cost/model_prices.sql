@@ -1,5 +1,6 @@
--- Model prices as a table, for the cost step of the bulk OTLP insert: one row per price
--- period. The cost processor writes its whole table (shipped prices, imported file, config
+-- Model prices as a table, for the cost step of the bulk OTLP insert (embedded store only;
+-- the cost processor creates it there before its first bulk insert): one row per price
+-- period. The processor writes its whole table (shipped prices, imported file, config
 -- overrides) under table_id, a hash of its rows, before a bulk insert needs it. A span is
 -- priced by the row of its provider and price key whose [effective_from, effective_to)
 -- holds the span's start day (the first period of a model starts at 1900-01-01: a span older
@@ -23,4 +24,4 @@ CREATE TABLE IF NOT EXISTS {database}.model_prices
     long_cache_write    Nullable(Decimal(38, 18))
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (table_id, provider, model, effective_from);
+ORDER BY (table_id, provider, model, effective_from)
