@@ -83,13 +83,16 @@ class Prices:
     def prepare(self, store: Any, database: str) -> None:
         if database in self.ready:
             return
-        store.command(DDL.replace("{database}", database))
+        for statement in DDL.replace("{database}", database).split(";"):
+            if statement.strip():
+                store.command(statement)
         have = store.query(f"SELECT count() AS n FROM {database}.model_prices WHERE table_id = %(t)s",
                            {"t": self.table_id})
         if not have or int(have[0]["n"]) != len(self.rows):
             store.command(f"DELETE FROM {database}.model_prices WHERE table_id = {lit(self.table_id)}")
             if self.rows:
                 store.command(_insert(database, self.table_id, self.rows))
+            store.command(f"SYSTEM RELOAD DICTIONARY {database}.model_prices_dict")
         self.ready.add(database)
 
 
@@ -116,20 +119,21 @@ def _canonical(expr: str) -> str:
     return lookup(v, ALIASES, lookup(head, ALIASES, v))
 
 
-def _candidates(provider: str, model: str) -> str:
-    """``PriceTable._candidates`` then ``_match``'s prefixes: 'provider\\0key' strings, in order."""
+def _candidates(provider: str, model: str, providers: str, keys: str) -> str:
+    """``PriceTable._candidates`` then ``_match``'s prefixes: the first 'provider\\0key' of the table,
+    in order (``providers``: the table's providers in rank order; ``keys``: a condition on ``KEY``)."""
     p, m = "_cp", "_cm"
     tail = f"splitByChar('/', {m})[-1]"
     vendor = f"splitByChar('/', {m})[-2]"
-    known = f"has(_c_providers, {p})"
+    known = f"has({providers}, {p})"
     cands = (f"arrayConcat([({p}, {m})], if(position({m}, '/') > 0, arrayConcat([({p}, {tail})], "
              f"if({p} = 'openrouter' OR NOT {known}, [({_canonical(vendor)}, {tail})], [])), []), "
-             f"if(NOT {known}, arrayMap(o -> (o, {m}), _c_providers), []))")
+             f"arrayMap(o -> (o, {m}), if(NOT {known}, {providers}, [])))")
     bounds = "[" + ", ".join(lit(b) for b in BOUNDARIES) + "]"
     prefixes = (f"arrayConcat([c.2], arrayMap(i -> substring(c.2, 1, i), arrayReverse(arrayFilter("
                 f"i -> i >= 1 AND has({bounds}, substring(c.2, i + 1, 1)), range(length(c.2))))))")
     flat = f"arrayFlatten(arrayMap(c -> arrayMap(x -> concat(c.1, char(0), x), {prefixes}), {cands}))"
-    found = f"arrayFirst(x -> has(_c_keys, x), {flat})"
+    found = f"arrayFirst(x -> {keys.replace('KEY', 'x')}, {flat})"
     body = f"if({p} = 'openrouter' AND endsWith({m}, ':free'), 'free', {found})"
     name = py_strip(f"ifNull({model}, '')")
     return (f"arrayMap(_cp -> arrayMap(_cm -> {body}, [lowerUTF8({name})])[1], "
@@ -172,32 +176,35 @@ def step(table: PriceTable, tiers: dict[str, Decimal], reported_keys: tuple[str,
     tier = (f"arrayMap(t -> if(t.1 = {STR}, toDecimal256({multiplier}, 18), "
             f"toDecimal256(1, 18)), [arrayFirst(x -> x.1 NOT IN (0, {NONE}), {tier_first})])[1]")
     start_ns = "toUnixTimestamp64Nano(start_time)"
-    day = (f"if(start_time IS NULL OR {start_ns} <= 0 OR {start_ns} >= {2**62}, toDate32('2299-12-30'), "
-           f"toDate32(intDiv({start_ns}, {86_400 * 10**9})))")
+    day = (f"assumeNotNull(if(start_time IS NULL OR {start_ns} <= 0 OR {start_ns} >= {2**62}, toDate32('2299-12-30'), "
+           f"toDate32(intDiv(assumeNotNull({start_ns}), {86_400 * 10**9}))))")
     model = "coalesce(response_model, request_model)"
+    providers = "_c_providers"
+    keys = f"dictHas('{{db}}.model_prices_dict', ({tid}, KEY), toDate32('2000-01-01'))"
+    fields = ("input", "output", "cache_read", "cache_write", "long_threshold", "long_input", "long_output",
+              "long_cache_read", "long_cache_write")
     first: dict[str, str] = {
-        "_c_providers": f"(SELECT groupArray(provider) FROM (SELECT provider, min(provider_rank) AS r FROM {src} "
-                        "GROUP BY provider ORDER BY r))",
-        "_c_keys": f"(SELECT groupArray(concat(provider, char(0), model)) FROM {src})",
-        "_c_rows": f"(SELECT groupArray(tuple(concat(provider, char(0), model), effective_from, effective_to, "
-                   f"provider_rank, input, output, cache_read, cache_write, long_threshold, long_input, long_output, "
-                   f"long_cache_read, long_cache_write)) FROM {src})",
+        "_c_providers": (f"(SELECT groupArray(provider) FROM (SELECT provider, min(provider_rank) AS r FROM {src} "
+                         "GROUP BY provider ORDER BY r))"),
         "_c_priced": priced,
         "_c_rep": f"if({priced}, {rep}, tuple(NULL, false))",
         "_c_usage": "input_tokens IS NOT NULL OR output_tokens IS NOT NULL",
         "_c_day": day,
         "_c_tier": tier,
     }
-    key1 = f"if({model} IS NULL, '', {_candidates('provider', model)})"
+    key1 = f"if({model} IS NULL, '', {_candidates('provider', model, providers, keys)})"
     key2 = (f"if(response_model IS NOT NULL AND request_model IS NOT NULL, "
-            f"{_candidates('provider', 'request_model')}, '')")
+            f"{_candidates('provider', 'request_model', providers, keys)}, '')")
     second: dict[str, str] = {
         "_c_key": f"if(_c_priced AND _c_usage, arrayMap(k -> if(k = '', {key2}, k), [{key1}])[1], '')",
     }
-    row = "arrayFirst(r -> r.1 = _c_key AND r.2 <= _c_day AND _c_day < r.3, _c_rows)"
-    third: dict[str, str] = {
-        "_c_row": row,
-    }
+    # the row in force on the span's day (rows of unknown keys are the dictionary's defaults, unused)
+    attrs = "(" + ", ".join(lit(f) for f in fields) + ")"
+    looked = f"dictGet('{{db}}.model_prices_dict', {attrs}, ({tid}, _c_key), _c_day)"
+    row = ("tuple(_c_key, toDate32('1900-01-01'), toDate32('2299-12-31'), 0, "
+           + ", ".join(f"_c_d.{i + 1}" for i in range(len(fields))) + ")")
+    third: dict[str, str] = {"_c_d": looked}
+    third_b: dict[str, str] = {"_c_row": row}
     zero = "toDecimal256(0, 6)"
     computed_cost = f"if(_c_key = 'free', CAST({zero} AS Nullable(Decimal(18, 12))), {_cost('_c_row', '_c_tier')})"
     fourth: dict[str, str] = {
@@ -218,5 +225,5 @@ def step(table: PriceTable, tiers: dict[str, Decimal], reported_keys: tuple[str,
     record = " OR ".join(f"arrayExists(a -> a.key = {lit(k)} AND a.value.value = 'string_value' "
                          "AND match(a.value.string_value, '[0-9]') AND position(a.value.string_value, '_') > 0, _kvs)"
                          for k in reported_keys)
-    return SqlStep((first, second, third, fourth, fifth), record=record, prepare=prices.prepare)
+    return SqlStep((first, second, third, third_b, fourth, fifth), record=record, prepare=prices.prepare)
 

@@ -86,6 +86,8 @@ SPANS: list[tuple[str, list[Span]]] = [
                                                                              "gen_ai.request.service_tier": "BATCH"}))]),
     ("long context", [span(chat("gemini-2.5-pro", "gemini", **{"gen_ai.usage.input_tokens": 300_000,
                                                                "gen_ai.usage.output_tokens": 1000}))]),
+    ("later price period", [span(chat(**{"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20}),
+                                 start=START_NS + 40 * DAY, end=START_NS + 40 * DAY + 5)]),
     ("reported cost", [span(chat(**{"gen_ai.usage.input_tokens": 10, "gen_ai.usage.cost": 0.0123}))]),
     ("reported cost text", [span(chat(**{"gen_ai.usage.input_tokens": 10, "llm.cost.total": "0.5"}))]),
     ("reported zero cost", [span(chat(**{"gen_ai.usage.input_tokens": 10, "gen_ai.usage.cost": 0}))]),
