@@ -1,18 +1,19 @@
 """The cost step on the bulk path: ``CostProcessor.price`` as SQL over the ``model_prices`` table.
 
-``prepare`` creates ``model_prices`` (``model_prices.sql``) and writes the processor's
-``PriceTable`` (every layer, as price periods) into it under a hash of its rows; the step's SQL reads that table once per insert
-(scalar subqueries) and applies the same lookup (azure → openai, OpenRouter ``:free``,
-``vendor/model`` names, boundary-aware prefixes, the model's own vendor when the provider
-has no prices), the period of the span's start day, the long-context and service-tier
-rules and the Decimal formula, rounded half-even to the column's 1e-12.
+``prepare`` creates ``model_prices`` and its range dictionary ``model_prices_dict``
+(``model_prices.sql``) and writes the processor's ``PriceTable`` (every layer, as price
+periods) into them under a hash of its rows. The step's SQL applies the same lookup
+(azure → openai, OpenRouter ``:free``, ``vendor/model`` names, boundary-aware prefixes, the
+model's own vendor when the provider has no prices), takes the period of the span's start
+day from the dictionary, and the long-context and service-tier rules and the Decimal
+formula, rounded half-even to the column's 1e-12.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from importlib import resources
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 from spanlens_pipeline.bulksql import SqlStep, lit, lookup, push_flag, py_strip
