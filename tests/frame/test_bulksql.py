@@ -39,3 +39,18 @@ def test_json_string_is_orjson(store, text):
                                   "a\u3000 ", " \u2003b"])
 def test_py_strip_is_str_strip(store, text):
     assert _one(store, py_strip(lit(text))) == text.strip()
+
+
+def test_a_processor_without_a_sql_step_keeps_its_pipeline_on_the_record_path():
+    import logging
+
+    from spanlens_pipeline.component import Processor, Settings
+    from spanlens_pipeline.processors import auth, genai, memory_limiter, parent_link, truncation
+
+    assert Processor(Settings("third-party", logging.getLogger("t")), None).bulk_sql() is None
+    for mod in (memory_limiter, auth, genai, parent_link, truncation):  # the default pipeline (cost: see golden)
+        f = mod.factory
+        step = f.create(Settings(f.type, logging.getLogger(f.type)), f.config()).bulk_sql()
+        assert step is not None, f.type
+    limiter = memory_limiter.factory
+    assert limiter.create(Settings("m", logging.getLogger("m")), limiter.config()).bulk_sql().layers == ()
