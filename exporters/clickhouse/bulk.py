@@ -112,7 +112,7 @@ def insert_statement(database: str, path: str, steps: Sequence[SqlStep], limits:
                      skip_entries: Sequence[int] = ()) -> str:
     """``INSERT INTO spans … SELECT`` of the entries framed in ``path``."""
     cols = ", ".join(SPAN_COLUMNS)
-    values = ", ".join(f"ifNull({c}, '')" if c in _NOT_NULL else c for c in SPAN_COLUMNS)
+    values = ", ".join(f"ifNull({c}, '') AS {c}" if c in _NOT_NULL else c for c in SPAN_COLUMNS)
     where = f"_entry NOT IN ({', '.join(str(int(n)) for n in skip_entries)})" if skip_entries else "1"
     select = span_select(_source(path), steps, limits).replace("{db}", database)
     return (f"INSERT INTO {database}.spans ({cols}) SELECT {values} FROM ({select}) "
