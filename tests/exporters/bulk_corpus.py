@@ -143,6 +143,18 @@ SPANS: list[tuple[str, list[Span]]] = [
 ]
 
 
+def typed_events_span() -> Span:
+    """Event and link attributes of every shape (rendered as JSON text in events/links)."""
+    sp = pb_span(attrs={"a": 1})
+    values = [raw("arr", arr(S, V, AnyValue(double_value=1e21))), raw("map", kvl(k=S, n=AnyValue())),
+              raw("b", AnyValue(bytes_value=b"\x10")), raw("d", AnyValue(double_value=float("nan"))),
+              raw("t", AnyValue(bool_value=True)), raw("none", AnyValue()), raw("q", AnyValue(string_value='"\n/'))]
+    sp.events.add(time_unix_nano=5, name="e\u2028", attributes=values)
+    sp.events.add(time_unix_nano=2**64 - 1, name="", attributes=[raw("dup", S), raw("dup", V)])
+    sp.links.add(trace_id=b"\x01\x02", span_id=b"", trace_state="x" * 1100, attributes=values)
+    return sp
+
+
 def links_span() -> Span:
     sp = pb_span(attrs={"a": 1})
     for i in range(130):
@@ -155,6 +167,7 @@ def requests() -> list[tuple[str, bytes]]:
     """(case name, request body) for every case."""
     out = [(name, pb_request(spans)) for name, spans in SPANS]
     out.append(("links", pb_request([links_span()])))
+    out.append(("typed event and link values", pb_request([typed_events_span()])))
     failing = pb_span(attrs={"gen_ai.request.model": "gpt-4o"})
     failing.status.CopyFrom(Status(code=2, message="key sk-proj-abcdefghijklmnop leaked" + "!" * 10))
     out.append(("error status", pb_request([failing, pb_span(name="odd status")])))
