@@ -2,8 +2,8 @@
 span column in one ``INSERT … SELECT``; no Python object per span.
 
 ``insert_otlp(store, database, entries, steps)`` frames the entries' bodies (each body is
-an ``ExportTraceServiceRequest``; the tenant and the entry number are appended as extra
-protobuf fields), writes them to one temporary file and inserts them with ClickHouse's
+an ``ExportTraceServiceRequest``, wrapped in an ``Entry`` message with its tenant and
+number), writes them to one temporary file and inserts them with ClickHouse's
 ``Protobuf`` format (schema ``sql/otlp_bulk.proto``). The SELECT is the decode stage
 (``bulk_decode``, the OTLP receiver's rules) followed by each processor's ``SqlStep`` in
 pipeline order, so the stored rows equal those of the record path (decode → processors
@@ -79,12 +79,15 @@ def _text_field(number: int, value: str) -> bytes:
 
 
 def frame(entries: Sequence[OtlpEntry]) -> bytes:
-    """The entries as length-delimited ``Entry`` messages (fields 1000-1003 appended to each body)."""
+    """The entries as length-delimited ``Entry`` messages: the body as field 1, then the tenant,
+    receive time and entry number (a body's own fields never meet ours)."""
     parts = []
     for no, e in enumerate(entries):
-        tail = (_text_field(1000, e.organization_id) + _text_field(1001, e.project_id)
-                + _varint(1002 << 3) + _varint(e.received_ns) + _varint(1003 << 3) + _varint(no))
-        parts.append(_varint(len(e.body) + len(tail)))
+        head = _varint(1 << 3 | 2) + _varint(len(e.body))
+        tail = (_text_field(2, e.organization_id) + _text_field(3, e.project_id)
+                + _varint(4 << 3) + _varint(e.received_ns) + _varint(5 << 3) + _varint(no))
+        parts.append(_varint(len(head) + len(e.body) + len(tail)))
+        parts.append(head)
         parts.append(e.body)
         parts.append(tail)
     return b"".join(parts)

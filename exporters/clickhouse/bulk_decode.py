@@ -39,12 +39,12 @@ _V = (f"Tuple(value {_ONEOF}, string_value String, bool_value Bool, int_value In
       "bytes_value String)")
 _KV = f"Array(Tuple(key String, value {_V}))"
 STRUCTURE = (
-    f"resource_spans Array(Tuple(resource_attributes {_KV}, scope_spans Array(Tuple("
+    f"request Tuple(resource_spans Array(Tuple(resource_attributes {_KV}, scope_spans Array(Tuple("
     "scope Tuple(name String, version String), spans Array(Tuple(trace_id String, span_id String, "
     "parent_span_id String, name String, kind Int32, start_time_unix_nano UInt64, end_time_unix_nano UInt64, "
     f"attributes {_KV}, events Array(Tuple(time_unix_nano UInt64, name String, attributes {_KV})), "
     f"links Array(Tuple(trace_id String, span_id String, trace_state String, attributes {_KV})), "
-    "status Tuple(message String, code Int32))))))), organization_id String, project_id String, "
+    "status Tuple(message String, code Int32)))))))), organization_id String, project_id String, "
     "received_ns UInt64, entry_no UInt64")
 
 # Flags of one attribute set, by where it is: (count cut, value cut).
@@ -178,7 +178,8 @@ def decode_sql(source: str, limits: Limits) -> str:
     scope_len = lim.max_scope_length
     resources = (f"SELECT organization_id AS _org, project_id AS _project, received_ns AS _received, "
                  f"entry_no AS _entry, {res} AS _res, _r_scopes FROM {source} "
-                 "ARRAY JOIN resource_spans.resource_attributes AS _r_kvs, resource_spans.scope_spans AS _r_scopes")
+                 "ARRAY JOIN request.resource_spans.resource_attributes AS _r_kvs, "
+                 "request.resource_spans.scope_spans AS _r_scopes")
     scopes = (f"SELECT * EXCEPT (_r_scopes), _sc.name AS _scope_name, _sc.version AS _scope_version, _sp "
               f"FROM ({resources}) ARRAY JOIN _r_scopes.scope AS _sc, _r_scopes.spans AS _sp")
     zero16, zero8 = "repeat(char(0), 16)", "repeat(char(0), 8)"
@@ -267,7 +268,8 @@ def survey_sql(source: str, limits: Limits, record: list[str]) -> str:
     cond = " OR ".join(f"({c})" for c in deep)
     zero16, zero8 = "repeat(char(0), 16)", "repeat(char(0), 8)"
     return (f"SELECT entry_no AS entry, count() AS spans, max({cond}) AS record FROM {source} "
-            "ARRAY JOIN resource_spans.resource_attributes AS _r_kvs, resource_spans.scope_spans AS _r_scopes "
+            "ARRAY JOIN request.resource_spans.resource_attributes AS _r_kvs, "
+            "request.resource_spans.scope_spans AS _r_scopes "
             "ARRAY JOIN _r_scopes.spans AS _sp "
             "ARRAY JOIN _sp.trace_id AS _tid, _sp.span_id AS _sid, _sp.parent_span_id AS _pid, _sp.attributes AS _kvs, "
             "_sp.events AS _events, _sp.links AS _links "

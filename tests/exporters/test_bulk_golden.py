@@ -164,9 +164,24 @@ def test_entries_are_framed_as_length_delimited_messages():
         shift += 7
         if b < 0x80:
             break
-    first = ExportTraceServiceRequest.FromString(data[i:i + n])  # the appended fields are unknown to OTLP
-    assert first.resource_spans == ExportTraceServiceRequest.FromString(body).resource_spans
+    entry = data[i:i + n]
+    assert entry[0] == 0x0A and body in entry  # field 1: the body, as it came
+    assert ExportTraceServiceRequest.FromString(body).resource_spans
     assert b"p2" in data[i + n:] and b"p2" not in data[:i + n]  # the second entry follows, with its tenant
+
+
+def test_unknown_fields_in_a_body_cannot_spoil_a_shared_insert(golden):
+    """A body upb accepts may carry unknown fields of any number and wire type; the insert of
+    the group still stores every entry under its own tenant."""
+    from ..support.otlp import pb_request, pb_span
+    store, _, bulk_db, _, _, _, _ = golden
+    auth = AuthProcessor(_settings("auth"), AuthConfig()).bulk_sql()
+    odd = pb_request([pb_span()]) + bytes([0xC0, 0x3E, 0x05]) + bytes([0xCA, 0x3E, 0x04]) + b"evil"  # fields 1000, 1001
+    project = f"golden-odd-{uuid.uuid4().hex[:8]}"
+    entries = [OtlpEntry("org-odd", project, 1, odd), OtlpEntry("org-odd", project, 1, pb_request([pb_span()]))]
+    assert insert_otlp(store, bulk_db, entries, [auth]) == 2
+    rows = store.query(f"SELECT organization_id FROM {bulk_db}.spans FINAL WHERE project_id = %(p)s", {"p": project})
+    assert [r["organization_id"] for r in rows] == ["org-odd", "org-odd"]
 
 
 def test_the_corpus_reaches_every_rule(golden):
