@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .bulksql import SqlStep
 from .model import Batch, RequestContext
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class Processor(Component):
 
     ``admit`` runs before the request body is decoded (refuse early: bad key, over limit);
     ``process`` edits or replaces the batch. Raise a ``SpanlensError`` to refuse.
+    ``bulk_sql`` is the same span step as SQL, for OTLP requests stored in bulk.
     """
 
     async def admit(self, ctx: RequestContext) -> None:
@@ -121,6 +123,11 @@ class Processor(Component):
 
     async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
         return batch
+
+    def bulk_sql(self) -> SqlStep | None:
+        """This processor's step on the bulk OTLP path (see ``bulksql``), or None when it has
+        none: a pipeline holding such a processor stores its OTLP requests through ``process``."""
+        return None
 
 
 class Exporter(Component):

@@ -3,7 +3,8 @@
 Both targets use clickhouse-connect. ``chdb:///abs/path`` or ``chdb://relative/path``
 opens the embedded engine in this process (one process may own a data directory at a
 time; one engine path per process); ``http(s)://host:port`` talks to a server.
-Clients are shared per DSN within a process.
+Clients are shared per DSN (and settings) within a process; the configured settings apply
+to every statement on both targets.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class Store:
                  settings: dict[str, Any] | None = None, connect_timeout_s: float = 10,
                  send_receive_timeout_s: float = 60) -> None:
         self.dsn = dsn
-        key = (dsn, username, password)
+        key = (dsn, username, password, tuple(sorted((settings or {}).items())))
         with _lock:
             client = _clients.get(key)
             if client is None:
@@ -76,26 +77,28 @@ class Store:
                 _clients[key] = client
         self.client = client
 
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+    def command(self, sql: str, parameters: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Any:
         try:
-            return self.client.command(sql, parameters=parameters)
+            return self.client.command(sql, parameters=parameters, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""
         try:
-            result = self.client.query(sql, parameters=parameters)
+            result = self.client.query(sql, parameters=parameters, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
         names = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
     def insert_json(self, table: str, columns: Iterable[str], body: bytes,
-                    fmt: str = "JSONCompactEachRow") -> None:
+                    fmt: str = "JSONCompactEachRow", settings: dict[str, Any] | None = None) -> None:
         """Insert pre-encoded rows (one JSON value per line) in one statement."""
         try:
-            self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt)
+            self.client.raw_insert(table, list(columns), insert_block=body, fmt=fmt, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise _store_error(exc) from exc
 
@@ -133,7 +136,7 @@ def _connect(dsn: str, username: str, password: str, settings: dict[str, Any],
         path = embedded_path(dsn)
         os.makedirs(path, exist_ok=True)
         try:
-            return clickhouse_connect.get_client(interface="chdb", path=path)
+            return clickhouse_connect.get_client(interface="chdb", path=path, settings=settings)
         except Exception as exc:
             msg = str(exc)
             if "lock" in msg.lower() or "EmbeddedServer" in msg or "initializ" in msg:

@@ -1,6 +1,7 @@
 """Auth processor: authenticates the request's Spanlens key and stamps its tenant on every record."""
 from __future__ import annotations
 
+from spanlens_pipeline.bulksql import SqlStep
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings, extension_of
 from spanlens_pipeline.extensions.keystore import KeystoreExtension
 from spanlens_pipeline.model import Batch, RequestContext
@@ -42,6 +43,10 @@ class AuthProcessor(Processor):
             row.project_id = project
             row.api_key_id = tenant.api_key_id
         return batch
+
+    def bulk_sql(self) -> SqlStep:
+        """Bulk path: every span gets the tenant its entry was logged with (authenticated on receipt)."""
+        return SqlStep(({"organization_id": "_org", "project_id": "_project"},))
 
 
 factory = Factory(type="auth", kind=Kind.PROCESSOR, config=Config, create=AuthProcessor)

@@ -6,11 +6,12 @@ import os
 from decimal import Decimal
 from typing import Any
 
+from spanlens_pipeline.bulksql import SqlStep
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings
 from spanlens_pipeline.errors import ConfigError
 from spanlens_pipeline.model import MAX_COST_USD, Batch, RequestContext, SpanRecord
 
-from . import cli
+from . import bulk, cli
 from .config import Config
 from .pricing import (
     COST_SCALE,
@@ -129,6 +130,11 @@ class CostProcessor(Processor):
         return price.cost(span.input_tokens or 0, span.output_tokens or 0, span.cache_read_tokens or 0,
                           span.cache_write_tokens or 0, tier_multiplier(tier, self.tiers))
 
+    def bulk_sql(self) -> SqlStep | None:
+        """Bulk path: the same pricing as SQL over the ``model_prices`` table (see ``bulk``)."""
+        assert self.table is not None, "processor not started"
+        return bulk.step(self.table, self.tiers, REPORTED_COST_KEYS, SERVICE_TIER_KEYS, PRICED_TYPES,
+                         FLAG_UNKNOWN_MODEL, FLAG_INVALID_COST, SOURCE_COMPUTED, SOURCE_REPORTED)
 
     def find(self, provider: str | None, model: str, day: int | None) -> Price | None:
         """``PriceTable.find`` through a small cache (lookups repeat: few models, one day)."""

@@ -142,6 +142,16 @@ class PriceTable:
     def __len__(self) -> int:
         return sum(len(models) for models in self.rows.values())
 
+    def periods(self) -> Iterable[tuple[int, dt.date, dt.date, Price]]:
+        """Every row as (provider rank, first day, day after the last, price): the days each row is
+        in force by ``_on``'s rule (a model's first row from ``date.min``, its last to ``date.max``)."""
+        for rank, models in enumerate(self.rows.values()):
+            for rows in models.values():
+                for i, row in enumerate(rows):
+                    start = dt.date.min if i == 0 else (rows[i].effective_from or dt.date.min)
+                    end = dt.date.max if i + 1 == len(rows) else (rows[i + 1].effective_from or dt.date.min)
+                    yield rank, start, max(start, end), row
+
     def _match(self, provider: str | None, model: str) -> list[Price] | None:
         """Exact key, else the longest key that ``model`` continues after a boundary."""
         models = self.rows.get(provider) if provider else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from spanlens_pipeline import metrics
+from spanlens_pipeline.bulksql import SqlStep
 from spanlens_pipeline.component import Factory, Kind, Processor, Settings
 from spanlens_pipeline.errors import Unavailable
 from spanlens_pipeline.model import RequestContext
@@ -47,5 +48,9 @@ class MemoryLimiter(Processor):
             self.refused.inc()
             raise Unavailable("Memory use is over the limit; retry later", headers={"Retry-After": "1"})
 
+
+    def bulk_sql(self) -> SqlStep:
+        """Bulk path: nothing to do per span (the limit is checked when a request is received)."""
+        return SqlStep(())
 
 factory = Factory(type="memory_limiter", kind=Kind.PROCESSOR, config=Config, create=MemoryLimiter)

@@ -12,6 +12,7 @@ as soon as its parent row exists.
 """
 from __future__ import annotations
 
+from spanlens_pipeline.bulksql import SqlStep, push_flag
 from spanlens_pipeline.component import Factory, Host, Kind, Processor, Settings, extension_of
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, SpanIndex, StorageExtension
 from spanlens_pipeline.ids import canonical_id
@@ -50,6 +51,12 @@ class ParentLinkProcessor(Processor):
             elif span.source == SOURCE_INGEST:
                 index.remember(span.project_id or "", span.span_id, span.trace_id)
         return batch
+
+    def bulk_sql(self) -> SqlStep:
+        """Bulk path (OTLP only: ids are canonical, traces known): a span naming itself as parent loses it."""
+        selfref = "parent_span_id IS NOT NULL AND parent_span_id = span_id"
+        return SqlStep(({"parent_span_id": f"if({selfref}, NULL, parent_span_id)",
+                         "flags": f"if({selfref}, {push_flag('flags', FLAG_SELF_PARENT)}, flags)"},))
 
 
 def _canonical_ids(span: SpanRecord) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from spanlens_pipeline.bulksql import SqlStep, json_string, lit, push_flag
 from spanlens_pipeline.component import Factory, Kind, Processor, Settings
 from spanlens_pipeline.model import Batch, RequestContext
 
@@ -31,6 +32,12 @@ def mask_keys(text: str) -> str:
     if not any(h in text for h in _KEY_HINTS):
         return text
     return _KEY_RE.sub(r"\1***", text)
+
+
+def _mask_sql(column: str) -> str:
+    """``mask_keys`` of ``column`` as SQL (the same pattern, through RE2)."""
+    hint = " OR ".join(f"position({column}, {lit(h)}) > 0" for h in _KEY_HINTS)
+    return f"if({hint}, replaceRegexpAll({column}, {lit(_KEY_RE.pattern)}, {lit(chr(92) + '1***')}), {column})"
 
 
 class TruncationProcessor(Processor):
@@ -53,6 +60,28 @@ class TruncationProcessor(Processor):
 
     def clean(self, text: Any) -> Any:
         return mask_keys(text) if self.config.mask_api_keys and isinstance(text, str) else text
+
+    def bulk_sql(self) -> SqlStep:
+        """Bulk path: the same cut and masking of span ``input``/``output``/``status_message``."""
+        limit, preview = self.limit, self.config.preview_chars
+        over_: dict[str, str] = {}
+        cut: dict[str, str] = {}
+        for name in ("input", "output"):
+            over = f"({name} IS NOT NULL AND lengthUTF8({name}) * 4 > {limit} AND length({name}) > {limit})"
+            envelope = (f"concat('{{\"_truncated\":true,\"_original_size_bytes\":', toString(length({name})), "
+                        f"',\"_preview\":', {json_string(f'leftUTF8({name}, {preview})')}, "
+                        f"',\"_note\":', {lit(orjson.dumps(NOTE).decode())}, '}}')")
+            cut[name] = f"if(_cut_{name}, {envelope}, {name})"
+            over_[f"_cut_{name}"] = over
+        flags = "flags"
+        for name in ("input", "output"):
+            flags = f"if(_cut_{name}, {push_flag(flags, f'{name}_truncated')}, {flags})"
+        cut["flags"] = flags
+        masked: dict[str, str] = {}
+        if self.config.mask_api_keys:
+            for name in ("input", "output", "status_message"):
+                masked[name] = _mask_sql(name)
+        return SqlStep((over_, cut, masked) if masked else (over_, cut))
 
     async def process(self, batch: Batch, ctx: RequestContext) -> Batch:
         for span in batch.spans:
