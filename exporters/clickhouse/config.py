@@ -24,6 +24,9 @@ class Config:
     # Rows waiting for the store at most; past it new requests get a retryable 503 (back-pressure).
     max_queued_rows: int = 500_000
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+    # ClickHouse settings of every insert. Rows of one key are folded by FINAL and by merges in
+    # insert order either way, so folding them once more while inserting only costs time.
+    insert_settings: dict[str, str] = field(default_factory=lambda: {"optimize_on_insert": "0"})
 
     def validate(self, path: str) -> None:
         if self.max_batch_rows < 1:

@@ -139,7 +139,7 @@ class ClickHouseExporter(Exporter):
         storage = extension_of(host, self.config.storage, StorageExtension)
         self.db = storage.database
         self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
-                                  self.config.max_queued_rows)
+                                  self.config.max_queued_rows, self.config.insert_settings)
         self.writer.start()
         health.register(self, self._readiness)
 

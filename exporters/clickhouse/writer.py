@@ -37,8 +37,10 @@ class _Ticket:
 
 
 class GroupWriter:
-    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000) -> None:
+    def __init__(self, store: Store, retry: RetryConfig, max_batch_rows: int, max_queued_rows: int = 500_000,
+                 settings: dict[str, str] | None = None) -> None:
         self.store = store
+        self.settings = settings or None
         self.retry = retry
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
@@ -131,7 +133,7 @@ class GroupWriter:
             deadline = loop.time() + self.retry.max_elapsed_time / 1000
             while True:
                 try:
-                    await asyncio.to_thread(self.store.insert_json, table, columns, body, fmt)
+                    await asyncio.to_thread(self.store.insert_json, table, columns, body, fmt, self.settings)
                     if self.disk_full:
                         log.warning("the store accepts writes again")
                     self.disk_full = False
