@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .bulksql import SqlStep
-from .model import Batch, RequestContext
+from .model import Batch, RawRequest, RequestContext
 
 if TYPE_CHECKING:
     from .http import HttpServer
@@ -132,6 +132,14 @@ class Processor(Component):
 
 class Exporter(Component):
     """Writes batches out. ``export`` returns once the batch is durably stored."""
+
+    async def export_raw(self, kind: str, requests: list[RawRequest], steps: list[SqlStep],
+                         options: Any) -> tuple[int, list[int]]:
+        """Store ``requests`` (bodies of format ``kind``) without records, the processors' work
+        done by ``steps``; return the spans stored and the positions of the requests left for
+        the record path (all of them when it cannot store this format). ``options`` are the
+        receiver's decode settings."""
+        return 0, list(range(len(requests)))
 
     async def export(self, batch: Batch, ctx: RequestContext) -> None:
         raise NotImplementedError

@@ -184,6 +184,19 @@ class Batch:
         return len(self.spans) + len(self.requests) + len(self.traces)
 
 
+RAW_OTLP_PROTOBUF = "otlp-pb"  # raw requests holding a checked ExportTraceServiceRequest
+
+
+@dataclass(slots=True, frozen=True)
+class RawRequest:
+    """A request body handed on undecoded, for an exporter that stores the format itself
+    (the bulk path): who sent it and when."""
+
+    body: bytes
+    tenant: Tenant | None
+    received_ns: int
+
+
 @dataclass(slots=True, frozen=True)
 class Tenant:
     """Who sent a request: the organization, project and key that authenticated it."""

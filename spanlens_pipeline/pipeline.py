@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import Iterator
+from typing import Any
 
 from . import metrics
 from .component import Consumer, Exporter, Processor
-from .model import Batch, RequestContext
+from .model import Batch, RawRequest, RequestContext
 
 _accepted = metrics.counter("otelcol_receiver_accepted_spans", "Spans a receiver handed on successfully")
 _refused = metrics.counter("otelcol_receiver_refused_spans",
@@ -54,6 +55,18 @@ class Pipeline:
         else:
             # Exporters must not mutate the batch; all must succeed for the request to succeed.
             await asyncio.gather(*(_export(e, batch, ctx) for e in self.exporters))
+
+    async def consume_raw(self, kind: str, requests: list[RawRequest], options: Any) -> tuple[int, list[int]]:
+        """Store undecoded ``requests`` through the bulk path when every processor has an SQL step
+        and the one exporter stores ``kind``; returns the spans stored and the positions of the
+        requests left for the record path."""
+        steps = [p.bulk_sql() for p in self.processors]
+        if len(self.exporters) != 1 or any(s is None for s in steps):
+            return 0, list(range(len(requests)))
+        exporter = self.exporters[0]
+        stored, left = await exporter.export_raw(kind, requests, [s for s in steps if s is not None], options)
+        _sent.inc(stored, exporter=exporter.id)
+        return stored, left
 
 
 async def _export(exporter: Exporter, batch: Batch, ctx: RequestContext) -> None:
@@ -98,6 +111,16 @@ class Observed:
         _accepted.inc(n, **self.labels)
 
 
+    async def consume_raw(self, kind: str, requests: list[RawRequest], options: Any) -> tuple[int, list[int]]:
+        """The bulk path of the pipelines behind (see ``Pipeline.consume_raw``), counting what it stored."""
+        raw = getattr(self.inner, "consume_raw", None)
+        if raw is None:
+            return 0, list(range(len(requests)))
+        stored, left = await raw(kind, requests, options)
+        _accepted.inc(stored, **self.labels)
+        return stored, left
+
+
 class Fanout:
     """One receiver feeding several pipelines: each gets its own copy of the batch."""
 
@@ -114,6 +137,11 @@ class Fanout:
             return
         copies = [copy.deepcopy(batch) for _ in self.pipelines[1:]] + [batch]
         await asyncio.gather(*(p.consume(b, ctx) for p, b in zip(self.pipelines, copies, strict=True)))
+
+    async def consume_raw(self, kind: str, requests: list[RawRequest], options: Any) -> tuple[int, list[int]]:
+        if len(self.pipelines) == 1:
+            return await self.pipelines[0].consume_raw(kind, requests, options)
+        return 0, list(range(len(requests)))  # several pipelines: each takes its own copy of the records
 
 
 def refusing(consumer: Consumer) -> contextlib.AbstractContextManager:

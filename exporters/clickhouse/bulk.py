@@ -137,10 +137,22 @@ def insert_otlp(store: Store, database: str, entries: list[OtlpEntry], steps: Se
     entries that need the record path (without it, such entries raise ``BulkUnsupported``).
     Synchronous: run it in a worker thread.
     """
+    stored, slow = insert_what_sql_can(store, database, entries, steps, limits, settings)
+    if slow and record is None:
+        raise BulkUnsupported(f"{len(slow)} entries need the record path and no record path was given")
+    if slow and record is not None:
+        stored += record([entries[i] for i in slow])
+    return stored
+
+
+def insert_what_sql_can(store: Store, database: str, entries: Sequence[OtlpEntry], steps: Sequence[SqlStep] = (),
+                        limits: Limits = DEFAULT, settings: dict[str, Any] | None = None) -> tuple[int, list[int]]:
+    """Store, in one insert, the spans of every entry SQL renders exactly; returns the span rows
+    stored and the positions of the entries left for the record path. Synchronous."""
     if not supported(store):
         raise BulkUnsupported(f"the bulk OTLP insert needs the embedded store, not {store.dsn}")
     if not entries:
-        return 0
+        return 0, []
     for step in steps:
         if step.prepare is not None:
             step.prepare(store, database)
@@ -151,13 +163,9 @@ def insert_otlp(store: Store, database: str, entries: list[OtlpEntry], steps: Se
             f.write(frame(entries))
         survey = store.query(survey_statement(path, steps, limits), settings=opts)
         slow = sorted(int(r["entry"]) for r in survey if r["record"])
-        if slow and record is None:
-            raise BulkUnsupported(f"{len(slow)} entries need the record path and no record path was given")
         stored = sum(int(r["spans"]) for r in survey if not r["record"])
         if stored:
             store.command(insert_statement(database, path, steps, limits, slow), settings=opts)
     finally:
         os.unlink(path)
-    if slow and record is not None:
-        stored += record([entries[i] for i in slow])
-    return stored
+    return stored, slow

@@ -15,16 +15,19 @@ from typing import Any
 
 import orjson
 
-from spanlens_pipeline import health
+from spanlens_pipeline import health, metrics
+from spanlens_pipeline.bulksql import SqlStep
 from spanlens_pipeline.component import Exporter, Host, Settings, extension_of
-from spanlens_pipeline.errors import MalformedPayload
+from spanlens_pipeline.errors import MalformedPayload, StoreError, StoreUnavailable
 from spanlens_pipeline.extensions.storage import PENDING_TRACE, StorageExtension
 from spanlens_pipeline.model import (
     MAX_TIME_NS,
+    RAW_OTLP_PROTOBUF,
     REQUEST_COLUMNS,
     SPAN_COLUMNS,
     TRACE_COLUMNS,
     Batch,
+    RawRequest,
     RequestContext,
     RequestRecord,
     SpanRecord,
@@ -32,10 +35,15 @@ from spanlens_pipeline.model import (
 )
 from spanlens_pipeline.times import EPOCH
 
+from . import bulk
 from .config import Config
 from .part import Part
 from .writer import GroupWriter
 
+_bulk_spans = metrics.counter("spanlens_exporter_bulk_spans_total",
+                              "OTLP spans stored by the SQL bulk insert (otlp_path: sql)")
+_bulk_left = metrics.counter("spanlens_exporter_bulk_record_requests_total",
+                             "OTLP requests the SQL bulk insert left for the record path")
 _span_values = operator.attrgetter(*SPAN_COLUMNS)
 _TIME_INDEXES = tuple(SPAN_COLUMNS.index(c) for c in ("start_time", "end_time"))
 _trace_values = operator.attrgetter(*TRACE_COLUMNS)
@@ -133,10 +141,12 @@ class ClickHouseExporter(Exporter):
     def __init__(self, settings: Settings, config: Config) -> None:
         super().__init__(settings, config)
         self.writer: GroupWriter | None = None
+        self.storage: StorageExtension | None = None
         self.db = "spanlens"
 
     async def start(self, host: Host) -> None:
         storage = extension_of(host, self.config.storage, StorageExtension)
+        self.storage = storage
         self.db = storage.database
         self.writer = GroupWriter(storage.store, self.config.retry_on_failure, self.config.max_batch_rows,
                                   self.config.max_queued_rows, self.config.insert_settings)
@@ -182,6 +192,27 @@ class ClickHouseExporter(Exporter):
             parts.append(Part(f"{self.db}.requests", REQUEST_COLUMNS, "JSONCompactEachRow",
                               encode_requests(batch.requests), len(batch.requests)))
         return parts
+
+    async def export_raw(self, kind: str, requests: list[RawRequest], steps: list[SqlStep],
+                         options: Any) -> tuple[int, list[int]]:
+        """OTLP protobuf requests through the bulk insert (``otlp_path: sql``, embedded store);
+        the requests SQL cannot render exactly are left for the record path."""
+        everything = list(range(len(requests)))
+        if kind != RAW_OTLP_PROTOBUF or self.config.otlp_path != "sql" or self.storage is None \
+                or not bulk.supported(self.storage.store):
+            return 0, everything
+        entries = [bulk.OtlpEntry(r.tenant.organization_id if r.tenant else "", r.tenant.project_id if r.tenant else "",
+                                  r.received_ns, r.body) for r in requests]
+        try:
+            stored, left = await asyncio.to_thread(bulk.insert_what_sql_can, self.storage.store, self.db, entries,
+                                                   steps, options, self.config.insert_settings)
+        except StoreError as exc:
+            if exc.transient or exc.disk_full:
+                raise StoreUnavailable(headers={"Retry-After": "5"}) from exc
+            raise
+        _bulk_spans.inc(stored, exporter=self.id)
+        _bulk_left.inc(len(left), exporter=self.id)
+        return stored, left
 
     async def shutdown(self) -> None:
         health.unregister(self)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from spanlens_pipeline import health, metrics
 from spanlens_pipeline.component import Consumer, Extension, Factory, Host, Kind, Receiver, Settings, extension_of
@@ -64,9 +65,10 @@ class WalExtension(Extension):
         health.register(self, self._readiness)
 
     def _readiness(self) -> str | None:
-        """Not ready from a refusal for room until the log is below 90% of ``max_size`` again."""
+        """Not ready from a refusal for room until an append succeeds again or the log is
+        below half of ``max_size``."""
         if self._refused_full and self.segments is not None:
-            if self.segments.pending_bytes >= self.config.max_size * 0.9:
+            if self.segments.pending_bytes >= self.config.max_size / 2:
                 return f"{self.id}: the write-ahead log is full"
             self._refused_full = False
         return None
@@ -77,10 +79,13 @@ class WalExtension(Extension):
         return self.loader is None or await self.loader.caught_up(timeout_s)
 
     # -- receivers ----------------------------------------------------------------------
-    def attach(self, receiver_id: str, inner: Consumer, decoders: dict[str, Decoder] | None = None) -> LoggedConsumer:
-        """Log what ``receiver_id`` accepts; the loader hands it on to ``inner`` later."""
+    def attach(self, receiver_id: str, inner: Consumer, decoders: dict[str, Decoder] | None = None,
+               raw: dict[str, Any] | None = None) -> LoggedConsumer:
+        """Log what ``receiver_id`` accepts; the loader hands it on to ``inner`` later: decoded
+        by ``decoders[kind]``, or undecoded to a bulk path for the kinds in ``raw`` (kind → the
+        receiver's decode settings)."""
         assert self.loader is not None, "wal extension not started"
-        self.loader.add_target(receiver_id, inner, decoders or {})
+        self.loader.add_target(receiver_id, inner, decoders or {}, raw)
         self._attached += 1
         return LoggedConsumer(self, receiver_id, inner)
 
@@ -125,6 +130,7 @@ class WalExtension(Extension):
                         future.set_exception(err)
             else:
                 _appended.inc(len(group))
+                self._refused_full = False
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)
@@ -173,12 +179,12 @@ class LoggedConsumer:
 
 
 def log_receiver(host: Host, receiver: Receiver, wal_id: str, decoders: dict[str, Callable[[bytes], Batch]] | None
-                 = None) -> WalExtension | None:
+                 = None, raw: dict[str, Any] | None = None) -> WalExtension | None:
     """Put ``receiver``'s output through the log ``wal_id`` (no-op when empty); returns the extension."""
     if not wal_id:
         return None
     wal = extension_of(host, wal_id, WalExtension)
-    receiver.next = wal.attach(receiver.id, receiver.next, decoders)
+    receiver.next = wal.attach(receiver.id, receiver.next, decoders, raw)
     return wal
 
 

@@ -20,11 +20,12 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from spanlens_pipeline import metrics
 from spanlens_pipeline.component import Consumer
 from spanlens_pipeline.errors import Unavailable
-from spanlens_pipeline.model import Batch
+from spanlens_pipeline.model import Batch, RawRequest
 
 from .config import Config
 from .entry import BATCH, Entry, decode, unpack_batch
@@ -44,6 +45,7 @@ _retried = metrics.counter("spanlens_wal_load_retries_total", "Groups of entries
 class _Target:
     consumer: Consumer
     decoders: dict[str, Decoder]
+    raw: dict[str, Any]  # kind → the receiver's decode settings, for kinds a bulk path may store undecoded
 
 
 class _Stopped(Exception):
@@ -65,8 +67,9 @@ class Loader:
         self._urgent = asyncio.Event()  # cuts a linger short
         self._readers = 0  # callers of caught_up waiting now
 
-    def add_target(self, receiver_id: str, consumer: Consumer, decoders: dict[str, Decoder]) -> None:
-        self._targets[receiver_id] = _Target(consumer, decoders)
+    def add_target(self, receiver_id: str, consumer: Consumer, decoders: dict[str, Decoder],
+                   raw: dict[str, Any] | None = None) -> None:
+        self._targets[receiver_id] = _Target(consumer, decoders, raw or {})
         self._attached.set()
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="wal-loader")
@@ -182,7 +185,41 @@ class Loader:
             entries = again
 
     async def _try(self, entries: list[Entry]) -> list[BaseException | None]:
-        """Run ``entries`` through their pipelines in order; per entry, the error that stopped it."""
+        """Run ``entries`` through their pipelines in order; per entry, the error that stopped it.
+        Entries a bulk path stores undecoded go first, in one call per receiver and kind."""
+        outcomes: dict[int, BaseException | None] = await self._try_raw(entries)
+        rest = [i for i in range(len(entries)) if i not in outcomes]
+        for i, outcome in zip(rest, await self._try_records([entries[i] for i in rest]), strict=True):
+            outcomes[i] = outcome
+        return [outcomes[i] for i in range(len(entries))]
+
+    async def _try_raw(self, entries: list[Entry]) -> dict[int, BaseException | None]:
+        """Hand raw entries to their pipelines' bulk path; the outcome of each entry it took."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, entry in enumerate(entries):
+            target = self._targets.get(entry.receiver)
+            if target is not None and entry.kind in target.raw and hasattr(target.consumer, "consume_raw"):
+                groups.setdefault((entry.receiver, entry.kind), []).append(i)
+        outcomes: dict[int, BaseException | None] = {}
+        for (receiver, kind), positions in groups.items():
+            target = self._targets[receiver]
+            requests = [RawRequest(entries[i].body, entries[i].tenant, int(entries[i].received_at * 1e9))
+                        for i in positions]
+            try:
+                _, left = await target.consumer.consume_raw(kind, requests, target.raw[kind])  # type: ignore[attr-defined]
+            except Unavailable as exc:  # the store is down or full: the whole group waits
+                outcomes.update((i, exc) for i in positions)
+                continue
+            except Exception:
+                self.logger.exception("the bulk path failed for %d %s entries; storing them as records",
+                                      len(positions), kind)
+                continue
+            skipped = set(left)
+            outcomes.update((i, None) for n, i in enumerate(positions) if n not in skipped)
+        return outcomes
+
+    async def _try_records(self, entries: list[Entry]) -> list[BaseException | None]:
+        """Decode ``entries`` and run them through their pipelines' processors in order."""
         batches = await asyncio.gather(*(self._decode(e) for e in entries), return_exceptions=True)
         outcomes: list[BaseException | None] = []
         writes: list[list[asyncio.Future]] = []

@@ -18,7 +18,7 @@ from spanlens_pipeline.errors import UnsupportedMediaType
 from spanlens_pipeline.extensions.wal import LoggedConsumer, WalExtension, log_receiver, unlog_receiver
 from spanlens_pipeline.http import ERROR_ENCODING, json_response, request_id_of
 from spanlens_pipeline.limits import Limits
-from spanlens_pipeline.model import Batch, RequestContext
+from spanlens_pipeline.model import RAW_OTLP_PROTOBUF, Batch, RequestContext
 
 from . import decode_json, decode_pb
 from .config import Config
@@ -27,7 +27,6 @@ PROTOBUF = "application/x-protobuf"
 PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf"})
 DECODE_IN_THREAD = 256 * 1024  # bodies at least this large decode in a worker thread
 JSON = "application/json"
-OTLP_PROTOBUF_ENTRY = "otlp-pb"  # log entries holding a checked ExportTraceServiceRequest body
 _EMPTY_PB = ExportTraceServiceResponse().SerializeToString()
 
 
@@ -47,7 +46,8 @@ class OtlpReceiver(Receiver):
     async def start(self, host: Host) -> None:
         host.http(self.config.endpoint).add_route(self.config.traces_url_path, self.handle, ["POST"])
         decode = functools.partial(decode_pb.decode, limits=self.limits)
-        self.wal = log_receiver(host, self, self.config.wal, {OTLP_PROTOBUF_ENTRY: decode})
+        self.wal = log_receiver(host, self, self.config.wal, {RAW_OTLP_PROTOBUF: decode},
+                                raw={RAW_OTLP_PROTOBUF: self.limits})
 
     async def shutdown(self) -> None:
         await unlog_receiver(self.wal)
@@ -94,7 +94,7 @@ class OtlpReceiver(Receiver):
             self.rejected.inc(answer.rejected, receiver=self.id)
         if stored:
             try:
-                await self.next.consume_raw(OTLP_PROTOBUF_ENTRY, body, ctx)
+                await self.next.consume_raw(RAW_OTLP_PROTOBUF, body, ctx)
             except Exception:
                 self.refused.inc(stored, receiver=self.id)
                 raise
