@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import httptools
 import orjson
 import uvicorn
 from fastapi import FastAPI
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from . import errors, health, metrics
 
@@ -192,11 +193,52 @@ def _envelope_bytes(status: int, code: str, message: str) -> bytes:
             % (status, reason, len(body))) + body
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with the service's connection limits: a deadline for the request
-    headers, a header size bound (431), and protocol errors answered with the error envelope."""
+class _Http10Cycle(RequestResponseCycle):
+    """An HTTP/1.0 exchange: a response without a length goes out as is, ended by closing the
+    connection (an HTTP/1.0 client does not know chunked coding)."""
+
+    _until_close = False
+
+    async def send(self, message: Any) -> None:
+        if not self.response_started:
+            if (message["type"] == "http.response.start" and self.scope["method"] != "HEAD"
+                    and message["status"] not in (204, 304)
+                    and not any(name.lower() in (b"content-length", b"transfer-encoding")
+                                for name, _ in message.get("headers", ()))):
+                self._until_close = True
+                self.chunked_encoding = False  # no transfer-encoding header
+        elif self._until_close and message["type"] == "http.response.body" and not self.response_complete:
+            if self.flow.write_paused and not self.disconnected:
+                await self.flow.drain()
+            if self.disconnected:
+                return
+            self.transport.write(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.response_complete = True
+                self.message_event.set()
+                self.transport.close()
+                self.on_response()
+            return
+        await super().send(message)
+
+
+class _Rejected(Exception):
+    """Raised from a parser callback to stop parsing a request the service refuses."""
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the service's connection limits: a deadline for the request
+    headers, a header size bound (431), protocol errors answered with the error envelope (after the
+    answers to the requests before them), and a declined ``Upgrade`` served as a plain request."""
 
     _header_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0  # bytes received since the last request head ended (all of them head, unless in a body)
+    _in_body = False  # between the end of a request's headers and the end of its message
+    _too_large = False
+    _failed = False  # the connection's input is broken: it is answered and closed
+    _deferred: bytes | None = None  # that answer, held until the requests before it are answered
+    _upgrade_body: bytes | None = None  # framing header of a declined upgrade's body, to parse it on
+    _resuming = False
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -211,22 +253,103 @@ class _Protocol(H11Protocol):
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _busy(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
     def _headers_too_slow(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+        if self.transport.is_closing() or self._busy():
             return
         log.info("closing a connection whose request headers did not arrive within %.0fs", HEADER_TIMEOUT_S)
         self.transport.write(_envelope_bytes(408, "REQUEST_TIMEOUT", "The request headers did not arrive in time"))
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._disarm()  # headers are in; the body has its own deadline (body.read_raw)
+        self._unset_keepalive_if_required()
+        if self._failed:
+            return
+        if not self._in_body:
+            self._head_bytes += len(data)
+        while data:
+            try:
+                self.parser.feed_data(data)
+                data = b""
+            except httptools.HttpParserError:
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("")
+                return
+            except httptools.HttpParserUpgrade as exc:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                    return
+                self._unsupported_upgrade_warning()
+                data = data[exc.args[0]:]
+                self._decline_upgrade()
+        if not self._in_body and self._head_bytes > MAX_HEADER_BYTES:
+            self._too_large = True  # a head still incomplete past the limit (the parser buffers a header whole)
+            self.send_400_response("")
+
+    def _decline_upgrade(self) -> None:
+        """Go on parsing the connection as HTTP/1.1, as if the request had not asked to upgrade.
+
+        The parser took the upgrade's body as the new protocol's; if there is one, a stand-in head
+        with the same framing makes the parser read it as this request's body."""
+        if self._upgrade_body is None:
+            return
+        head = b"POST / HTTP/1.1\r\nhost: -\r\n" + self._upgrade_body + b"\r\n\r\n"
+        self._upgrade_body = None
+        request = self.url, self.headers, self.scope
+        self._resuming = True
+        try:
+            self.parser.feed_data(head)
+        finally:
+            self._resuming = False
+            self.url, self.headers, self.scope = request
+
+    def on_headers_complete(self) -> None:
+        if self._resuming:
+            self._in_body = True
+            return
+        size = len(self.url)
+        hosts = 0
+        for name, value in self.headers:
+            size += len(name) + len(value) + 4
+            if name == b"host":
+                hosts += 1
+        if size > MAX_HEADER_BYTES:
+            self._too_large = True
+            raise _Rejected
+        version = self.parser.get_http_version()
+        if hosts > 1 or (hosts == 0 and version == "1.1") or version not in ("1.1", "1.0"):
+            raise _Rejected
+        if self.parser.should_upgrade() and not self._should_upgrade():
+            self._upgrade_body = self._body_framing()
+        self._head_bytes = 0
+        self._in_body = True
+        self._disarm()  # headers are in; the body has its own deadline (body.read_raw)
+        super().on_headers_complete()
+        if version == "1.0" and self.cycle is not None:
+            self.cycle.__class__ = _Http10Cycle  # its task has not run yet
+
+    def _body_framing(self) -> bytes | None:
+        for name, value in self.headers:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+                return name + b": " + value
+        return None
+
+    def on_message_complete(self) -> None:
+        if self._upgrade_body is not None:
+            return  # the body follows (see _decline_upgrade)
+        self._in_body = False
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self._deferred is not None:
+            if not self._busy() and not self.transport.is_closing():
+                self.transport.write(self._deferred)
+                self.transport.close()
+        elif not self.transport.is_closing():
             self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -234,12 +357,16 @@ class _Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
-        buffered = len(getattr(self.conn, "_receive_buffer", b""))
-        if buffered > MAX_HEADER_BYTES:
+        self._failed = True
+        if self._too_large:
             payload = _envelope_bytes(431, "HEADERS_TOO_LARGE",
                                       f"Request headers are larger than {MAX_HEADER_BYTES} bytes")
         else:
             payload = _envelope_bytes(400, "BAD_REQUEST", "Invalid HTTP request")
+        if self._busy() and not self._in_body:  # a later request is broken: answer the ones before it first
+            self._deferred = payload
+            self.flow.pause_reading()
+            return
         self.transport.write(payload)
         self.transport.close()
 
@@ -328,8 +455,7 @@ class HttpServer:
         config = uvicorn.Config(self, host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", server_header=False,
                                 timeout_graceful_shutdown=int(self._graceful_timeout_s), http=_Protocol,
-                                timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT_S),
-                                h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+                                timeout_keep_alive=int(KEEP_ALIVE_TIMEOUT_S))
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
