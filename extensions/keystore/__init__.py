@@ -17,13 +17,14 @@ from spanlens_pipeline.model import Tenant
 
 from . import cli, crypto
 from .auth import authenticate, key_from_headers
-from .chstore import ClickHouseKeyStore
+from .chstore import ClickHouseKeyStore, SharedTable
 from .config import Config
 from .provider_keys import ProviderKey, ProviderKeys
 from .store import KeyBackend, KeyInfo, KeyStore, KeyStoreError, hash_key
 
 __all__ = ["ClickHouseKeyStore", "KeyBackend", "KeyStore", "KeyStoreError", "KeyInfo", "KeystoreExtension", "Config",
-           "authenticate", "factory", "hash_key", "key_from_headers", "ProviderKey", "ProviderKeys"]
+           "authenticate", "factory", "hash_key", "key_from_headers", "ProviderKey", "ProviderKeys",
+           "SharedTable"]
 
 
 class KeystoreExtension(Extension):

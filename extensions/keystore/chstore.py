@@ -10,8 +10,10 @@ CLI holds everywhere within one interval, and lookups keep working while the sto
 Organization and project ids are derived from their names (UUID v5), so two replicas
 creating the same project at once write the same row instead of two projects.
 
-Other components' local tables (``ensure_schema``, ``db``: runtime rate limits) stay in a
-SQLite file at ``path``, as with the sqlite backend.
+Other components may keep a versioned table of their own in the same snapshot (``watch``: the
+ratelimit extension's ``rate_limits`` of migration 0031): it is re-read with the key tables, by
+the same change check, and ``write`` adds its rows. Local tables (``ensure_schema``, ``db``)
+still have a SQLite file at ``path``, as with the sqlite backend.
 """
 from __future__ import annotations
 
@@ -33,6 +35,29 @@ TABLES = ("organizations", "projects", "api_keys", "provider_keys")
 
 
 @dataclass(frozen=True, slots=True)
+class SharedTable:
+    """A ``ReplacingMergeTree(version)`` table kept in the snapshot. ``key``: the columns one row
+    replaces by; ``times``: ``DateTime64(3)`` columns, unix seconds in written rows and read as
+    ``<name without _at>_ms`` milliseconds."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...] = ("id",)
+    times: tuple[str, ...] = ()
+
+    def select(self, database: str) -> str:
+        cols = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c[:-3]}_ms" if c in self.times else c
+                         for c in self.columns)
+        return f"SELECT {cols} FROM {database}.{self.name} FINAL"
+
+    def as_read(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A written row as ``select`` returns it."""
+        out = {k: v for k, v in row.items() if k not in self.times}
+        out.update({f"{c[:-3]}_ms": _ms(row.get(c)) for c in self.times})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class _Key:
     info: KeyInfo
     key_hash: str
@@ -51,6 +76,7 @@ class Snapshot:
     org_by_name: dict[str, str] = field(default_factory=dict)
     project_by_name: dict[tuple[str, str], str] = field(default_factory=dict)  # (org id, name) → id
     tenants: dict[str, Tenant] = field(default_factory=dict)  # hash of an active key → tenant
+    watched: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # other tables' rows (``watch``)
     fingerprint: tuple = ()
 
     @classmethod
@@ -84,6 +110,7 @@ class Snapshot:
             pk = ProviderKey(r["id"], r["api_key_id"], key.info.prefix if key else "", r["provider"], r["name"],
                              r["encrypted_key"], r["resource_url"], created, revoked)
             snap.provider_keys[pk.id] = (pk, r["project_id"], r["version"])
+        snap.watched = {t: r for t, r in rows.items() if t not in TABLES}
         return snap
 
 
@@ -95,19 +122,17 @@ def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
-_COLUMNS = {
-    "organizations": ("id", "name", "created_at", "version"),
-    "projects": ("id", "organization_id", "name", "created_at", "version"),
-    "api_keys": ("project_id", "id", "key_hash", "key_prefix", "scope", "name", "created_at", "revoked_at", "version"),
-    "provider_keys": ("project_id", "api_key_id", "id", "provider", "name", "encrypted_key", "resource_url",
-                      "created_at", "revoked_at", "version"),
-}
 _TIMES = ("created_at", "revoked_at")
-
-
-def _select(db: str, table: str) -> str:
-    cols = ", ".join(f"toUnixTimestamp64Milli({c}) AS {c[:-3]}_ms" if c in _TIMES else c for c in _COLUMNS[table])
-    return f"SELECT {cols} FROM {db}.{table} FINAL"
+KEY_TABLES = {
+    "organizations": SharedTable("organizations", ("id", "name", "created_at", "version"), times=("created_at",)),
+    "projects": SharedTable("projects", ("id", "organization_id", "name", "created_at", "version"),
+                            times=("created_at",)),
+    "api_keys": SharedTable("api_keys", ("project_id", "id", "key_hash", "key_prefix", "scope", "name", "created_at",
+                                         "revoked_at", "version"), times=_TIMES),
+    "provider_keys": SharedTable("provider_keys", ("project_id", "api_key_id", "id", "provider", "name",
+                                                   "encrypted_key", "resource_url", "created_at", "revoked_at",
+                                                   "version"), times=_TIMES),
+}
 
 
 class ClickHouseKeyStore:
@@ -122,29 +147,31 @@ class ClickHouseKeyStore:
         self.generation = 0
         self.snapshot = Snapshot()
         self._tickets = self._published = 0  # a reload that started before a newer one finished is dropped
+        self.tables: dict[str, SharedTable] = dict(KEY_TABLES)
         self.reload()
 
     # -- the snapshot ---------------------------------------------------------------------
     def reload(self, written: tuple[str, list[dict[str, Any]]] | None = None) -> int:
-        """Read the key tables into a new snapshot (``StoreError`` if the store is down); the generation.
+        """Read the tables into a new snapshot (``StoreError`` if the store is down); the generation.
 
         ``written``: rows this process just inserted, kept even if the server read from does
         not show them yet (a cluster replicates them a moment later)."""
         with self._lock:
             self._tickets += 1
-            ticket = self._tickets
-        fingerprint = self._fingerprint()
+            ticket, tables = self._tickets, list(self.tables.values())
+        fingerprint = self._fingerprint(tables)
         if written is None and fingerprint == self.snapshot.fingerprint:
             return self.generation  # nothing changed: the tables are not read again
-        rows = {t: self.ch.query(_select(self.database, t)) for t in TABLES}
+        rows = {t.name: self.ch.query(t.select(self.database)) for t in tables}
         if written:
-            table, new = written
-            fetched = {r["id"]: r for r in rows[table]}
+            name, new = written
+            table = self.tables[name]
+            fetched = {tuple(r[c] for c in table.key): r for r in rows[name]}
             for r in new:
-                if r["id"] not in fetched or fetched[r["id"]]["version"] < r["version"]:
-                    fetched[r["id"]] = {**{k: v for k, v in r.items() if k not in _TIMES},
-                                        "created_ms": _ms(r["created_at"]), "revoked_ms": _ms(r.get("revoked_at"))}
-            rows[table] = list(fetched.values())
+                key = tuple(r[c] for c in table.key)
+                if key not in fetched or fetched[key]["version"] < r["version"]:
+                    fetched[key] = table.as_read(r)
+            rows[name] = list(fetched.values())
         snap = Snapshot.of(rows)
         snap.fingerprint = fingerprint
         with self._lock:
@@ -156,12 +183,26 @@ class ClickHouseKeyStore:
             self.snapshot = snap
             return self.generation
 
-    def _fingerprint(self) -> tuple:
+    def _fingerprint(self, tables: list[SharedTable]) -> tuple:
         """Row count and version sum of each table: any write changes one of them."""
-        parts = ", ".join(f"(SELECT tuple(count(), sum(version)) FROM {self.database}.{t} FINAL) AS {t}"
-                          for t in TABLES)
+        parts = ", ".join(f"(SELECT tuple(count(), sum(version)) FROM {self.database}.{t.name} FINAL) AS {t.name}"
+                          for t in tables)
         row = self.ch.query("SELECT " + parts)[0]
-        return tuple(tuple(row[t]) for t in TABLES)
+        return tuple((t.name, *row[t.name]) for t in tables)
+
+    def watch(self, table: SharedTable) -> None:
+        """Keep ``table`` in the snapshot too (``rows``), re-read with the key tables whenever
+        it changes. ``StoreError`` (and nothing watched) if it cannot be read."""
+        with self._lock:
+            if table.name in self.tables:
+                return
+            self.ch.query(f"SELECT count() FROM {self.database}.{table.name}")  # there, or StoreError
+            self.tables[table.name] = table
+            self.reload()
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """A watched table's rows as of the last reload (the newest version of each)."""
+        return self.snapshot.watched.get(table, [])
 
     def refresh(self) -> int:
         """The generation (lookups never wait for the store; ``reload`` runs in the background)."""
@@ -171,26 +212,28 @@ class ClickHouseKeyStore:
         with self._lock:
             self.generation += 1
 
-    def _write(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Insert versioned rows, then re-read (our own writes are visible at once)."""
-        cols = _COLUMNS[table]
+    def write(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert versioned rows into a key or watched table, then re-read (our own writes are
+        visible at once)."""
+        spec = self.tables[table]
         values, params = [], {}
         for i, row in enumerate(rows):
             slots = []
-            for c in cols:
+            for c in spec.columns:
                 name = f"{c}_{i}"
-                params[name] = _ms(row.get(c)) if c in _TIMES else row[c]
-                slots.append(f"fromUnixTimestamp64Milli(%({name})s, 'UTC')" if c in _TIMES and params[name] is not None
-                             else f"%({name})s")
+                params[name] = _ms(row.get(c)) if c in spec.times else row[c]
+                slots.append(f"fromUnixTimestamp64Milli(%({name})s, 'UTC')"
+                             if c in spec.times and params[name] is not None else f"%({name})s")
             values.append("(" + ", ".join(slots) + ")")
         with self._lock:
-            self.ch.command(f"INSERT INTO {self.database}.{table} ({', '.join(cols)}) VALUES " + ", ".join(values),
-                            params)
+            self.ch.command(f"INSERT INTO {self.database}.{table} ({', '.join(spec.columns)}) VALUES "
+                            + ", ".join(values), params)
             self.reload((table, rows))
             self.changed()
 
     @staticmethod
-    def _version(previous: int = 0) -> int:
+    def version_after(previous: int = 0) -> int:
+        """A row version newer than ``previous`` (nanoseconds of the wall clock)."""
         return max(time.time_ns(), previous + 1)
 
     # -- local tables of other components ----------------------------------------------------
@@ -230,11 +273,11 @@ class ClickHouseKeyStore:
             now = time.time()
             if org_id is None:
                 org_id = str(uuid.uuid5(_NAMESPACE, f"organization\0{organization}"))
-                self._write("organizations", [{"id": org_id, "name": organization, "created_at": now,
-                                               "version": self._version()}])
+                self.write("organizations", [{"id": org_id, "name": organization, "created_at": now,
+                                               "version": self.version_after()}])
             pid = str(uuid.uuid5(_NAMESPACE, f"project\0{org_id}\0{name}"))
-            self._write("projects", [{"id": pid, "organization_id": org_id, "name": name, "created_at": now,
-                                      "version": self._version()}])
+            self.write("projects", [{"id": pid, "organization_id": org_id, "name": name, "created_at": now,
+                                      "version": self.version_after()}])
             return org_id, pid
 
     def organization_names(self) -> dict[str, str]:
@@ -252,10 +295,10 @@ class ClickHouseKeyStore:
         with self._lock:
             _, pid = self.project(project_name.strip(), organization=organization)
             kid = str(uuid.uuid4())
-            self._write("api_keys", [{"project_id": pid, "id": kid, "key_hash": hash_key(raw),
+            self.write("api_keys", [{"project_id": pid, "id": kid, "key_hash": hash_key(raw),
                                       "key_prefix": display_prefix(raw), "scope": "public" if public else "full",
                                       "name": name, "created_at": time.time(), "revoked_at": None,
-                                      "version": self._version()}])
+                                      "version": self.version_after()}])
             return raw, self.key(kid)
 
     def key(self, key_id: str) -> KeyInfo:
@@ -285,10 +328,10 @@ class ClickHouseKeyStore:
         with self._lock:
             info = self.find_key(key_or_prefix)
             k = self.snapshot.keys[info.id]
-            self._write("api_keys", [{"project_id": info.project_id, "id": info.id, "key_hash": k.key_hash,
+            self.write("api_keys", [{"project_id": info.project_id, "id": info.id, "key_hash": k.key_hash,
                                       "key_prefix": info.prefix, "scope": info.scope, "name": k.name,
                                       "created_at": info.created_at, "revoked_at": time.time(),
-                                      "version": self._version(k.version)}])
+                                      "version": self.version_after(k.version)}])
             return self.key(info.id)
 
     def has_keys(self) -> bool:
@@ -304,11 +347,11 @@ class ClickHouseKeyStore:
             if api_key is None:
                 raise KeyStoreError(f"no key with id {key.api_key_id}")
             project_id = api_key.info.project_id
-            rows = [_provider_row(replace(old, revoked_at=key.created_at), project_id, self._version(version))
+            rows = [_provider_row(replace(old, revoked_at=key.created_at), project_id, self.version_after(version))
                     for old, _, version in self.snapshot.provider_keys.values()
                     if old.api_key_id == key.api_key_id and old.provider == key.provider and old.revoked_at is None]
-            rows.append(_provider_row(key, project_id, self._version()))
-            self._write("provider_keys", rows)
+            rows.append(_provider_row(key, project_id, self.version_after()))
+            self.write("provider_keys", rows)
 
     def provider_key_rows(self, *, id: str | None = None, api_key_id: str | None = None,
                           provider: str | None = None, active: bool = False) -> list[ProviderKey]:
@@ -324,8 +367,8 @@ class ClickHouseKeyStore:
             if found is None:
                 raise KeyStoreError(f"no provider key with id {provider_key_id}")
             pk, project_id, version = found
-            self._write("provider_keys", [_provider_row(replace(pk, revoked_at=time.time()), project_id,
-                                                        self._version(version))])
+            self.write("provider_keys", [_provider_row(replace(pk, revoked_at=time.time()), project_id,
+                                                        self.version_after(version))])
 
 
 def _provider_row(pk: ProviderKey, project_id: str, version: int) -> dict[str, Any]:

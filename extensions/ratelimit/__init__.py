@@ -17,7 +17,7 @@ from spanlens_pipeline.model import Tenant
 from . import cli
 from .config import Config
 from .limiter import Limiter
-from .rules import open_table
+from .rules import RATE_LIMITS, SharedLimits, open_table
 from .shared import SharedBuckets
 
 __all__ = ["Config", "Limiter", "RateLimitExtension", "factory"]
@@ -37,14 +37,25 @@ class RateLimitExtension(Extension):
 
     async def start(self, host: Host) -> None:
         ks_ext = extension_of(host, self.config.keystore, KeystoreExtension)
-        # Our own connection to the key store file: PRAGMA data_version then reports every
-        # other connection's writes (the CLI's, the keystore extension's).
-        self._keystore = KeyStore(ks_ext.config.path)
-        self.limiter = Limiter(self.config, open_table(self._keystore))
         shared = ks_ext.store
-        if isinstance(shared, ClickHouseKeyStore):  # organizations live in ClickHouse, not in the file
+        if isinstance(shared, ClickHouseKeyStore):
+            # Organizations and runtime limits live in ClickHouse, in the key store's snapshot:
+            # re-read with the keys every refresh_interval, so a limit set anywhere holds here.
+            try:
+                runtime = await asyncio.to_thread(SharedLimits, shared)
+            except StoreError as exc:
+                raise ConfigError(f"extensions::{self.id}::keystore", "runtime limits cannot be read from "
+                                  f"{shared.database}.{RATE_LIMITS.name} (apply the migrations: "
+                                  f"spanlens-pipeline migrate): {exc}") from None
+            self.limiter = Limiter(self.config)
             self.limiter.organizations, self.limiter.org_generation = shared.organization_names, shared.refresh
+            self.limiter.runtime = runtime.active
             self.limiter.reload()
+        else:
+            # Our own connection to the key store file: PRAGMA data_version then reports every
+            # other connection's writes (the CLI's, the keystore extension's).
+            self._keystore = KeyStore(ks_ext.config.path)
+            self.limiter = Limiter(self.config, open_table(self._keystore))
         if self.config.redis:
             self.limiter.shared = SharedBuckets(self.config.redis)
             try:  # refuse to start against a Redis that is not there

@@ -1,16 +1,14 @@
 """``limits``: set, list and clear runtime rate limits (a running service sees them at once)."""
 from __future__ import annotations
 
-import sys
-
 from spanlens_pipeline.cli.common import CommandError, add_config_option, load_config
 from spanlens_pipeline.component import Kind
-from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore
 from spanlens_pipeline.extensions.keystore.cli import keystore_of
 
-from .rules import clear_limits, open_table, runtime_rows, set_limit
+from .rules import runtime_limits
 
 SCOPES = ("api_key", "project", "end_user")
+MAX_VALUE = 2**32 - 1  # the shared table's UInt32 columns
 
 
 def register(sub) -> None:
@@ -42,18 +40,17 @@ def register(sub) -> None:
 def _set(args) -> int:
     if args.limit < 1 or args.window < 1:
         raise CommandError("--limit and --window must be at least 1")
+    if max(args.limit, args.window) > MAX_VALUE:
+        raise CommandError(f"--limit and --window must be at most {MAX_VALUE}")
     if args.end_user is not None and args.scope != "end_user":
         raise CommandError("--end-user applies to --scope end_user only")
     store = keystore_of(load_config(args))
     info = store.find_key(args.key)
     key_id, project_id = ("", info.project_id) if args.scope == "project" else (info.id, "")
-    set_limit(open_table(store), args.scope, key_id, project_id, args.end_user or "", args.limit, args.window)
+    runtime_limits(store).set(args.scope, key_id, project_id, args.end_user or "", args.limit, args.window)
     target = f"project {info.project_name!r}" if args.scope == "project" else f"key {info.prefix}"
     user = f", end user {args.end_user!r}" if args.end_user else (", each end user" if args.scope == "end_user" else "")
     print(f"set {args.scope} limit for {target}{user}: {args.limit} requests per {args.window}s")
-    if isinstance(store, ClickHouseKeyStore):
-        print(f"note: runtime limits are kept in {store.local_path}, for the service using that data directory "
-              "only; limits every replica shares belong in the config (ratelimit::limits)", file=sys.stderr)
     return 0
 
 
@@ -63,7 +60,7 @@ def _clear(args) -> int:
     if args.key:
         info = store.find_key(args.key)
         key_id, project_id = info.id, info.project_id
-    n = clear_limits(open_table(store), key_id, project_id, args.scope, args.end_user)
+    n = runtime_limits(store).clear(key_id, project_id, args.scope, args.end_user)
     print(f"cleared {n} limit{'s' if n != 1 else ''}")
     return 0
 
@@ -76,7 +73,7 @@ def _list(args) -> int:
             continue
         for r in c.config.limits:
             _row("config", r.scope, r.key or "*", r.project or "*", r.end_user, r.requests, r.window // 1000)
-    for r in runtime_rows(open_table(keystore_of(cfg))):
+    for r in runtime_limits(keystore_of(cfg)).listing():
         _row("cli", r["scope"], r["key_prefix"] or "*", r["project_name"] or "?", r["end_user"],
              r["requests"], r["window_seconds"])
     return 0

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from spanlens_pipeline.errors import RateLimited
 from spanlens_pipeline.metrics import counter
@@ -82,8 +83,10 @@ class Limiter:
         self._lock = threading.Lock()
         self.shared: SharedBuckets | None = None  # rate buckets in Redis (``acheck``); None: in process
         self._version = -1
-        # Organization names from a shared key store (the keystore's clickhouse backend), else from ``db``.
+        # With a shared key store (the keystore's clickhouse backend), organization names and
+        # runtime limits come from its snapshot instead of ``db``; ``org_generation`` changes with it.
         self.organizations: Callable[[], dict[str, str]] | None = None
+        self.runtime: Callable[[], list[dict[str, Any]]] | None = None
         self.org_generation: Callable[[], int] = lambda: 0
         self._org_generation = 0
         self.rules = RuleIndex(config.limits, [])
@@ -99,15 +102,18 @@ class Limiter:
     # -- configuration ------------------------------------------------------------------
     def reload(self) -> None:
         """Re-read runtime limits and organization names from the key store (if any)."""
-        rows, orgs = [], []
+        rows: list[Any] = []
+        orgs: list[Any] = []
         if self.db is not None:
             self._version = self.db.execute("PRAGMA data_version").fetchone()[0]
             rows = runtime_rows(self.db)
             orgs = self.db.execute("SELECT id, name FROM organizations").fetchall()
         names = {name: oid for oid, name in orgs}
+        self._org_generation = self.org_generation()
         if self.organizations is not None:
-            self._org_generation = self.org_generation()
             names = {name: oid for oid, name in self.organizations().items()}
+        if self.runtime is not None:
+            rows = self.runtime()
         policies = {}
         for ref, org in self.config.organizations.items():
             plan_name = org.plan or self.config.default_plan

@@ -37,9 +37,10 @@ class Migration:
 
 # Rows of one trace land on one shard, so a trace is read and merged (FINAL) where it lives.
 SHARDING_KEY = "cityHash64(project_id, trace_id)"
-# Small tables every server keeps a whole copy of (the key store): one keeper path for the
-# whole cluster, no shard and no Distributed twin, so any server answers for every key.
-WHOLE_ON_EVERY_SERVER = frozenset({"organizations", "projects", "api_keys", "provider_keys"})
+# Small tables every server keeps a whole copy of (the key store, runtime rate limits): one
+# keeper path for the whole cluster, no shard and no Distributed twin, so any server answers
+# for every key.
+WHOLE_ON_EVERY_SERVER = frozenset({"organizations", "projects", "api_keys", "provider_keys", "rate_limits"})
 _CREATE_TABLE = re.compile(r"^CREATE TABLE IF NOT EXISTS (\w+)\.(\w+)\s*\(", re.S)
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(\w*MergeTree)\b(?:\(([^)]*)\))?")
 _ALTER = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ")

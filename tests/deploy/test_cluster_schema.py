@@ -33,8 +33,9 @@ def test_every_ddl_statement_runs_on_the_cluster():
 def test_every_merge_tree_is_replicated_with_the_macros():
     engines = [re.search(r"ENGINE = (\w+)\((.*?)\)\s*(ORDER|PARTITION|$)", s, re.S) for s in _tables().values()]
     merge_trees = [e for e in engines if e and "MergeTree" in e.group(1)]
-    # schema_migrations, spans, trace_meta, requests, llm_calls, pending_ends and the four key store tables
-    assert len(merge_trees) == 10
+    # schema_migrations, spans, trace_meta, requests, llm_calls, pending_ends, the four key store
+    # tables and rate_limits
+    assert len(merge_trees) == 11
     for e in merge_trees:
         assert e.group(1).startswith("Replicated"), e.group(0)
         assert "'{replica}'" in e.group(2)

@@ -150,14 +150,10 @@ def test_a_revoked_key_fails_on_both_within_the_refresh_interval(replicas):
     assert all(otlp_status(url, raw) == 401 for url in replicas.urls)
 
 
-def test_a_limit_of_20_per_10s_admits_exactly_20_across_both(replicas):
-    raw = replicas.new_key(f"rep-{uuid.uuid4().hex[:8]}", provider=True)
-    headers = {"authorization": f"Bearer {raw}"}
-
-    for url in replicas.urls:
-        wait_until(lambda url=url: has_provider(url, raw, "openai"))
-    n = 30
-    clients = [httpx.Client(base_url=replicas.urls[i % 2], headers=headers, timeout=30) for i in range(n)]
+def burst(urls: list[str], raw: str, n: int) -> list[tuple[str, int, dict]]:
+    """``n`` simultaneous proxied calls split across ``urls``: (url, status, body) of each."""
+    clients = [httpx.Client(base_url=urls[i % len(urls)], headers={"authorization": f"Bearer {raw}"}, timeout=30)
+               for i in range(n)]
     for c in clients:  # open every connection before the burst
         c.get("/health")
     barrier, results = threading.Barrier(n), [None] * n
@@ -165,7 +161,7 @@ def test_a_limit_of_20_per_10s_admits_exactly_20_across_both(replicas):
     def call(i: int) -> None:
         barrier.wait()
         r = clients[i].post("/proxy/openai/v1/chat/completions", json=CHAT)
-        results[i] = (r.status_code, r.json())
+        results[i] = (urls[i % len(urls)], r.status_code, r.json())
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
     t0 = time.monotonic()
@@ -173,19 +169,76 @@ def test_a_limit_of_20_per_10s_admits_exactly_20_across_both(replicas):
         t.start()
     for t in threads:
         t.join(60)
-    print(f"{n} proxied calls over two replicas in {time.monotonic() - t0:.2f}s")
+    print(f"{n} proxied calls over {len(urls)} replicas in {time.monotonic() - t0:.2f}s")
     for c in clients:
         c.close()
-    statuses = [r[0] for r in results]
+    assert all(results), "a call did not finish"
+    return results  # type: ignore[return-value]
+
+
+def test_a_limit_of_20_per_10s_admits_exactly_20_across_both(replicas):
+    raw = replicas.new_key(f"rep-{uuid.uuid4().hex[:8]}", provider=True)
+    for url in replicas.urls:
+        wait_until(lambda url=url: has_provider(url, raw, "openai"))
+    n = 30
+    results = burst(replicas.urls, raw, n)
+    statuses = [r[1] for r in results]
     assert statuses.count(200) == LIMIT, statuses
     assert statuses.count(429) == n - LIMIT, statuses
-    denied = next(body for status, body in results if status == 429)
+    denied = next(body for _, status, body in results if status == 429)
     assert denied["error"]["code"] == "RATE_LIMIT"
     assert denied["error"]["details"]["source"] == "customer_limit"
     assert denied["error"]["details"]["limit"] == LIMIT
     # both replicas admitted some: the limit was counted across them, not per process
-    admitted = {replicas.urls[i % 2] for i, r in enumerate(results) if r[0] == 200}
-    assert admitted == set(replicas.urls)
+    assert {url for url, status, _ in results if status == 200} == set(replicas.urls)
+
+
+def proxied_limit(url: str, raw: str) -> str | None:
+    """``X-RateLimit-Limit`` of one admitted proxied call (None when it was refused)."""
+    r = httpx.post(url + "/proxy/openai/v1/chat/completions", json=CHAT, timeout=30,
+                   headers={"authorization": f"Bearer {raw}"})
+    return r.headers["X-RateLimit-Limit"] if r.status_code == 200 else None
+
+
+def test_a_limit_set_once_by_the_cli_holds_on_both_and_so_does_its_removal(replicas):
+    project = f"rep-{uuid.uuid4().hex[:8]}"
+    raw = replicas.new_key(project, provider=True)
+    prefix = raw[: len("sl_live_") + 8]
+    for url in replicas.urls:
+        wait_until(lambda url=url: has_provider(url, raw, "openai"))
+    done = run_cli("limits", "set", "--key", prefix, "--scope", "api_key", "--limit", "5", "--window", "60",
+                   config=str(replicas.config), env=replicas.env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"set api_key limit for key {prefix}: 5 requests per 60s"
+    assert "note" not in done.stderr  # nothing is kept per data directory any more
+    # A key created after the limit: once a replica accepts it, it has re-read the limit too
+    # (one reload reads the key tables, then rate_limits).
+    sentinel = replicas.cli("keys", "create", "--project", project).strip().splitlines()[-1]
+    for url in replicas.urls:
+        wait_until(lambda url=url: otlp_status(url, sentinel) == 200)
+    listed = [line.split() for line in replicas.cli("limits", "list").splitlines() if prefix in line]
+    assert listed == [["cli", "api_key", prefix, project, "5/60s"]]  # the key prefix column is filled
+
+    n = 12
+    results = burst(replicas.urls, raw, n)
+    statuses = [r[1] for r in results]
+    assert statuses.count(200) == 5 and statuses.count(429) == n - 5, statuses
+    # each replica got 6 calls, more than 5: each refused some, with the CLI's limit (the config's is 20)
+    refused = {url for url, status, body in results if status == 429
+               and body["error"]["details"] == {"source": "customer_limit", "scope": "api_key", "limit": 5,
+                                                "window_seconds": 60}}
+    assert refused == set(replicas.urls)
+
+    assert replicas.cli("limits", "clear", "--key", prefix).strip() == "cleared 1 limit"
+    t0 = time.monotonic()
+    for url in replicas.urls:  # the config's 20 per 10 s applies again on both
+        wait_until(lambda url=url: proxied_limit(url, raw) == str(LIMIT))
+    print(f"removed limit gone on both after {time.monotonic() - t0:.2f}s (refresh interval {REFRESH_S}s)")
+    assert [r["removed"] for r in replicas.store.query(
+        "SELECT removed FROM spanlens.rate_limits WHERE api_key_id = %(k)s ORDER BY version",
+        {"k": replicas.keys.find_key(prefix).id})] == [0, 1]  # the removal is a newer row
+    assert not [line for line in replicas.cli("limits", "list").splitlines() if prefix in line]
+    assert not (Path(replicas.env["SPANLENS_DATA_DIR"]) / "keystore.db").exists()
 
 
 def test_spans_sent_to_both_replicas_are_stored_once(replicas):

@@ -107,6 +107,8 @@ def test_cli_refuses_bad_requests_clearly(running, capsys):
          "error: --end-user applies to --scope end_user only"),
         (("set", "--key", prefix, "--scope", "project", "--limit", "0", "--window", "1"),
          "error: --limit and --window must be at least 1"),
+        (("set", "--key", prefix, "--scope", "project", "--limit", "4294967296", "--window", "1"),
+         "error: --limit and --window must be at most 4294967295"),
         (("clear", "--key", "sl_live_nothere0"), "error: no active key matches"),
     ]
     for args, message in cases:
