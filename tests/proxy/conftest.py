@@ -40,7 +40,7 @@ extensions:
   storage:
     endpoint: chdb://{{chdb}}
   wal:
-    directory: {{data}}/wal
+    directory: {{data}}/wal-{{port}}
   keystore:
     path: {{data}}/keystore.db
     bootstrap_default_key: false

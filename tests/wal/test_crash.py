@@ -79,9 +79,11 @@ def test_every_acknowledged_span_survives_repeated_kill_9(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    ids = ",".join(f"'{t}'" for t in acknowledged)
+    # The store is this test's own: every trace in it came from the load above.
     out = run_cli("sql", "--format", "json", "SELECT trace_id, count() AS n, uniqExact(span_id) AS u "
-                  f"FROM spanlens.spans FINAL WHERE trace_id IN ({ids}) GROUP BY trace_id", env=env)
+                  "FROM spanlens.spans FINAL GROUP BY trace_id", env=env)
     assert out.returncode == 0, out.stderr
     stored = {r["trace_id"]: (r["n"], r["u"]) for r in map(orjson.loads, out.stdout.splitlines())}
-    assert stored == {t: (n, n) for t, n in acknowledged.items()}
+    assert {t: stored.get(t) for t in acknowledged} == {t: (n, n) for t, n in acknowledged.items()}
+    # a request cut short by a kill may still be stored whole (it was in the log), never in part
+    assert all(n == u == SPANS for n, u in stored.values())
