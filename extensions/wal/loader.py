@@ -33,7 +33,7 @@ from .segments import HEADER, Segments
 
 Decoder = Callable[[bytes], Batch]
 DECODE_IN_THREAD = 64 * 1024  # entry bytes; larger entries are decoded in a worker thread
-CHUNK_SPANS = 1000  # a large entry's spans go through the processors in chunks, yielding in between
+CHUNK_SPANS = 250  # a large entry's spans go through the processors in chunks, yielding in between
 ATTACH_WAIT_S = 10.0  # how long an entry waits for its receiver to start before it is skipped
 
 _loaded = metrics.counter("spanlens_wal_loaded_entries_total", "Log entries stored through their pipelines")
@@ -219,11 +219,20 @@ class Loader:
         return outcomes
 
     async def _try_records(self, entries: list[Entry]) -> list[BaseException | None]:
-        """Decode ``entries`` and run them through their pipelines' processors in order."""
-        batches = await asyncio.gather(*(self._decode(e) for e in entries), return_exceptions=True)
+        """Decode ``entries`` and run them through their pipelines' processors in order.
+
+        The next entry is decoded (in a worker thread when large) while this one is processed:
+        one thread beside the event loop, so requests keep their share of the interpreter."""
         outcomes: list[BaseException | None] = []
         writes: list[list[asyncio.Future]] = []
-        for entry, batch in zip(entries, batches, strict=True):
+        ahead = asyncio.ensure_future(self._decode(entries[0])) if entries else None
+        for n, entry in enumerate(entries):
+            assert ahead is not None
+            try:
+                batch: Batch | BaseException = await ahead
+            except Exception as exc:
+                batch = exc
+            ahead = asyncio.ensure_future(self._decode(entries[n + 1])) if n + 1 < len(entries) else None
             deferred: list[asyncio.Future] = []
             writes.append(deferred)
             if isinstance(batch, BaseException):
