@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore
 from spanlens_pipeline.extensions.storage import Store, schema
 from tests.support.config import service_config
 
@@ -56,3 +57,16 @@ def service(service_factory) -> RunningService:
 def project() -> str:
     """A project name unique to the test."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def replica_keystores(store, tmp_path):
+    """Two ClickHouse key stores ("replicas") on a fresh database of the shared engine."""
+    db = f"ks_{uuid.uuid4().hex[:8]}"
+    schema.migrate(store, db)
+    a = ClickHouseKeyStore(store, db, str(tmp_path / "a.db"))
+    b = ClickHouseKeyStore(store, db, str(tmp_path / "b.db"))
+    yield a, b
+    a.close()
+    b.close()
+    store.command(f"DROP DATABASE {db}")

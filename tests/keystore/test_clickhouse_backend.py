@@ -3,28 +3,19 @@ SQL a server runs): two stores on one database behave as two replicas."""
 from __future__ import annotations
 
 import logging
-import uuid
 
 import pytest
 
 from spanlens_pipeline.component import Settings
 from spanlens_pipeline.errors import ConfigError, KeyStoreError
-from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore, Config, KeystoreExtension, ProviderKeys
-from spanlens_pipeline.extensions.storage import StorageExtension, schema
+from spanlens_pipeline.extensions.keystore import Config, KeystoreExtension, ProviderKeys
+from spanlens_pipeline.extensions.storage import StorageExtension
 from spanlens_pipeline.extensions.storage.config import Config as StorageConfig
 
 
 @pytest.fixture
-def pair(store, tmp_path):
-    """Two backends ("replicas") on a fresh database of the shared engine."""
-    db = f"ks_{uuid.uuid4().hex[:8]}"
-    schema.migrate(store, db)
-    a = ClickHouseKeyStore(store, db, str(tmp_path / "a.db"))
-    b = ClickHouseKeyStore(store, db, str(tmp_path / "b.db"))
-    yield a, b
-    a.close()
-    b.close()
-    store.command(f"DROP DATABASE {db}")
+def pair(replica_keystores):
+    return replica_keystores
 
 
 def test_a_key_created_on_one_replica_works_on_the_other_after_a_reload(pair):

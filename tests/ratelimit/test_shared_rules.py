@@ -17,16 +17,8 @@ from .helpers import Clock, denied
 
 
 @pytest.fixture
-def pair(store, tmp_path):
-    """Two key stores ("replicas") on a fresh database of the shared engine."""
-    db = f"rl_{uuid.uuid4().hex[:8]}"
-    schema.migrate(store, db)
-    a = ClickHouseKeyStore(store, db, str(tmp_path / "a.db"))
-    b = ClickHouseKeyStore(store, db, str(tmp_path / "b.db"))
-    yield a, b
-    a.close()
-    b.close()
-    store.command(f"DROP DATABASE {db}")
+def pair(replica_keystores):
+    return replica_keystores
 
 
 def replica_limiter(ks: ClickHouseKeyStore, clock: Clock) -> Limiter:
