@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -68,38 +69,26 @@ class OtlpReceiver(Receiver):
                              path=request.url.path, request_id=request_id_of(request), write=True)
         await self.next.admit(ctx)
         body = await read_body(request, self.config.max_request_body_size)
+        off_loop = len(body) >= DECODE_IN_THREAD
+        hand_on: Callable[[], Awaitable[None]]
         if media == PROTOBUF and isinstance(self.next, LoggedConsumer):
-            return await self._log_body(body, ctx)
-        if len(body) >= DECODE_IN_THREAD:
-            batch = await asyncio.to_thread(decoder, body, self.limits)
+            # Logged as it came, once parsed and its ids checked; decoded when the loader stores it.
+            stored, answer = await asyncio.to_thread(decode_pb.check, body) if off_loop else decode_pb.check(body)
+            hand_on = functools.partial(self.next.consume_raw, RAW_OTLP_PROTOBUF, body, ctx)
         else:
-            batch = decoder(body, self.limits)
-        if batch.rejected:
-            self.rejected.inc(batch.rejected, receiver=self.id)
-        if batch.spans:
-            try:
-                await self.next.consume(batch, ctx)
-            except Exception:
-                self.refused.inc(len(batch.spans), receiver=self.id)
-                raise
-            self.accepted.inc(len(batch.spans), receiver=self.id)
-        return self._success(media, batch, ctx)
-
-    async def _log_body(self, body: bytes, ctx: RequestContext) -> Response:
-        """The logged path: check the body, log it as it came, decode it when it is loaded."""
-        assert isinstance(self.next, LoggedConsumer)
-        stored, answer = await asyncio.to_thread(decode_pb.check, body) if len(body) >= DECODE_IN_THREAD \
-            else decode_pb.check(body)
+            answer = await asyncio.to_thread(decoder, body, self.limits) if off_loop else decoder(body, self.limits)
+            stored = len(answer.spans)
+            hand_on = functools.partial(self.next.consume, answer, ctx)
         if answer.rejected:
             self.rejected.inc(answer.rejected, receiver=self.id)
         if stored:
             try:
-                await self.next.consume_raw(RAW_OTLP_PROTOBUF, body, ctx)
+                await hand_on()
             except Exception:
                 self.refused.inc(stored, receiver=self.id)
                 raise
             self.accepted.inc(stored, receiver=self.id)
-        return self._success(PROTOBUF, answer, ctx)
+        return self._success(media, answer, ctx)
 
     @staticmethod
     def _success(media: str, batch: Batch, ctx: RequestContext) -> Response:
