@@ -28,7 +28,7 @@ from spanlens_pipeline.pipeline import refusing
 from .config import Config
 from .entry import BATCH, Entry, encode, pack_batch
 from .loader import Decoder, Loader
-from .segments import Segments, frame
+from .segments import HEADER, Segments, frame
 
 __all__ = ["Config", "Decoder", "LoggedConsumer", "WalExtension", "factory", "log_receiver", "unlog_receiver"]
 
@@ -98,14 +98,14 @@ class WalExtension(Extension):
     async def append(self, entry: Entry) -> None:
         """Write ``entry`` to the log; return once it is durable (or raise a 503)."""
         assert self.segments is not None and self._wake is not None, "wal extension not started"
-        data = frame(encode(entry))
-        if self.segments.pending_bytes + self._waiting_bytes + len(data) > self.config.max_size:
+        data = encode(entry)  # framed (its checksum computed) in the writer thread, off the event loop
+        if self.segments.pending_bytes + self._waiting_bytes + HEADER.size + len(data) > self.config.max_size:
             _refused.inc(1, reason="full")
             self._refused_full = True
             raise LogFull(headers={"Retry-After": "5"})
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((data, future))
-        self._waiting_bytes += len(data)
+        self._waiting_bytes += HEADER.size + len(data)
         self._wake.set()
         await future
 
@@ -118,7 +118,7 @@ class WalExtension(Extension):
             if not group:
                 continue
             try:
-                await asyncio.to_thread(self.segments.append, [data for data, _ in group])
+                await asyncio.to_thread(self._write, [data for data, _ in group])
             except OSError as exc:
                 full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
                 self.logger.error("cannot write the log: %s", exc)
@@ -136,7 +136,11 @@ class WalExtension(Extension):
                         future.set_result(None)
                 self.loader.wake()
             finally:
-                self._waiting_bytes -= sum(len(data) for data, _ in group)
+                self._waiting_bytes -= sum(HEADER.size + len(data) for data, _ in group)
+
+    def _write(self, payloads: list[bytes]) -> None:
+        assert self.segments is not None
+        self.segments.append([frame(p) for p in payloads])
 
     async def shutdown(self) -> None:
         health.unregister(self)
