@@ -113,14 +113,29 @@ class Loader:
                 continue
             last = loop.time()
             try:
-                await self._load([decode(p) for p in payloads])
+                await self._load(self._entries(payloads))
             except _Stopped:
                 return
+            except Exception:  # never let the loader die: the group stays in the log and is tried again
+                self.logger.exception("loading %d log entries failed; trying again", len(payloads))
+                await asyncio.sleep(self.config.max_retry_interval / 1000)
+                continue
             await asyncio.to_thread(self.segments.commit, end)
             position = end
             self.loaded += sum(HEADER.size + len(p) for p in payloads)
             self._progress.set()
             self._progress = asyncio.Event()
+
+    def _entries(self, payloads: list[bytes]) -> list[Entry]:
+        """The entries of ``payloads``; one whose frame is whole but whose content cannot be read is skipped."""
+        entries = []
+        for payload in payloads:
+            try:
+                entries.append(decode(payload))
+            except Exception as exc:
+                _dropped.inc(1, receiver="?")
+                self.logger.error("a log entry cannot be read and is skipped: %s", exc)
+        return entries
 
     async def _linger(self, wait_s: float) -> None:
         """Let entries gather for up to ``wait_s`` (few large inserts cost less than many small

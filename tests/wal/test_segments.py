@@ -2,12 +2,15 @@
 checkpoint survives a reopen, a torn tail is cut, and an entry only ever becomes records."""
 from __future__ import annotations
 
+import logging
 import pickle
 from decimal import Decimal
 
 import pytest
 
+from spanlens_pipeline.extensions.wal.config import Config
 from spanlens_pipeline.extensions.wal.entry import BATCH, Entry, decode, encode, pack_batch, unpack_batch
+from spanlens_pipeline.extensions.wal.loader import Loader
 from spanlens_pipeline.extensions.wal.segments import HEADER, LogInUse, Position, Segments, frame
 from spanlens_pipeline.model import Batch, RequestRecord, SpanRecord, Tenant, TraceRecord
 
@@ -132,3 +135,14 @@ def test_one_process_at_a_time(tmp_path):
         Segments(str(tmp_path), MIB, fsync=False)
     first.close()
     Segments(str(tmp_path), MIB, fsync=False).close()
+
+
+def test_an_unreadable_entry_is_skipped_and_the_rest_still_load(tmp_path):
+    """A whole frame whose content is not an entry (e.g. written by a future version) does
+    not stop the loader: it is skipped, the entries around it are read."""
+    good = encode(Entry("otlp", "otlp-pb", b"x", None, "r", 1.0))
+    seg = Segments(str(tmp_path), MIB, fsync=False)
+    seg.append([frame(good), frame(b"\x09not an entry"), frame(good)])
+    loader = Loader(seg, Config(directory=str(tmp_path)), logging.getLogger("tests.wal"))
+    payloads, _ = _read_all(seg)
+    assert [e.request_id for e in loader._entries(payloads)] == ["r", "r"]
