@@ -10,6 +10,7 @@ import asyncio
 import sys
 from typing import Any
 
+from spanlens_pipeline import tasks
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings
 from spanlens_pipeline.errors import ConfigError, StoreError
 from spanlens_pipeline.extensions.storage import StorageExtension
@@ -108,12 +109,7 @@ class KeystoreExtension(Extension):
         return authenticate(self.store, headers, write)
 
     async def shutdown(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await tasks.cancel(self._task)
         if self.store:
             self.store.close()
 

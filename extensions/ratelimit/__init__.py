@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from spanlens_pipeline import tasks
 from spanlens_pipeline.component import Extension, Factory, Host, Kind, Settings, extension_of
 from spanlens_pipeline.errors import ConfigError, StoreError
 from spanlens_pipeline.extensions.keystore import ClickHouseKeyStore, KeyStore, KeystoreExtension
@@ -99,12 +100,7 @@ class RateLimitExtension(Extension):
                 await asyncio.to_thread(self.sync_quota)
 
     async def shutdown(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await tasks.cancel(self._task)
         if self._keystore:
             self._keystore.close()
         if self.limiter and self.limiter.shared:
